@@ -1,0 +1,150 @@
+"""Configuration: built-in defaults (``defaults.yml``) overlaid by a YAML file or a dict.
+
+Every key a user may set exists in the defaults; an unknown key or a value of the wrong type is a
+:class:`ConfigError` that names the key and where it came from, because a silently ignored typo in a site
+config (``maxfailure: 1``) is how a run retries forever.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import ConfigError
+
+ENV_VAR = "autocnet_config"
+_DEFAULTS_PATH = Path(__file__).with_name("defaults.yml")
+
+# Keys whose default is null but which take a value of this type when set.
+_NULLABLE: dict[str, tuple[type, ...]] = {
+    "cluster.address": (str,),
+    "cluster.slurm.queue": (str,),
+    "cluster.slurm.account": (str,),
+    "cluster.slurm.interface": (str,),
+    "cluster.slurm.worker_lifetime": (str,),
+    "cluster.slurm.minimum_jobs": (int,),
+    "cluster.slurm.maximum_jobs": (int,),
+    "cluster.slurm.python": (str,),
+    "cluster.slurm.log_directory": (str,),
+    "cluster.job_timeout": (int, float),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "cluster.backend": ("local", "slurm", "address"),
+    "extractor.method": ("sift", "orb", "akaze"),
+}
+_POSITIVE = {"cluster.n_workers", "cluster.maxfailures", "database.batch_size", "extractor.max_features",
+             "extractor.tile_size", "extractor.downsample", "reading.band", "pyro.max_message_size"}
+
+
+def defaults() -> dict[str, Any]:
+    """A fresh copy of the built-in defaults."""
+    with open(_DEFAULTS_PATH) as f:
+        return yaml.safe_load(f)
+
+
+def load(config: str | os.PathLike | Mapping | None = None) -> dict[str, Any]:
+    """Return the effective configuration.
+
+    ``config`` may be a path to a YAML file, a mapping, or None; with None the file named by
+    ``$autocnet_config`` is used when that variable is set.
+    """
+    source = "<dict>"
+    if config is None:
+        env = os.environ.get(ENV_VAR)
+        if not env:
+            return defaults()
+        config = env
+        source = f"{env} (from ${ENV_VAR})"
+    if isinstance(config, (str, os.PathLike)):
+        path = Path(config)
+        source = source if source != "<dict>" else str(path)
+        try:
+            with open(path) as f:
+                user = yaml.safe_load(f) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if not isinstance(user, Mapping):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    elif isinstance(config, Mapping):
+        user = config
+    else:
+        raise ConfigError(f"config must be a path, a mapping or None, not {type(config).__name__}")
+    merged = defaults()
+    _merge(merged, user, "", source)
+    _validate(merged, source)
+    return merged
+
+
+def _merge(base: dict, user: Mapping, prefix: str, source: str) -> None:
+    for key, value in user.items():
+        name = f"{prefix}{key}"
+        if key not in base:
+            known = ", ".join(sorted(base))
+            raise ConfigError(f"unknown config key {name!r} in {source} (known here: {known})")
+        default = base[key]
+        if isinstance(default, dict) and default and not isinstance(value, Mapping):
+            raise ConfigError(f"config key {name!r} in {source} must be a mapping, got {value!r}")
+        if isinstance(default, dict) and default:
+            _merge(default, value, f"{name}.", source)
+            continue
+        _check_type(name, default, value, source)
+        base[key] = copy.deepcopy(value)
+
+
+def _check_type(name: str, default: Any, value: Any, source: str) -> None:
+    if value is None:
+        if default is None or name in _NULLABLE:
+            return
+        raise ConfigError(f"config key {name!r} in {source} may not be null")
+    if name in _NULLABLE:
+        allowed = _NULLABLE[name]
+    elif isinstance(default, bool):
+        allowed = (bool,)
+    elif isinstance(default, float):
+        allowed = (int, float)
+    elif default is None:
+        return
+    else:
+        allowed = (type(default),)
+    # bool is an int subclass; "n_workers: true" is a mistake, not 1.
+    if isinstance(value, bool) and bool not in allowed:
+        ok = False
+    else:
+        ok = isinstance(value, allowed)
+    if not ok:
+        names = " or ".join(t.__name__ for t in allowed)
+        raise ConfigError(f"config key {name!r} in {source} must be {names}, got {value!r}")
+
+
+def _validate(cfg: dict, source: str) -> None:
+    for name, choices in _CHOICES.items():
+        value = get(cfg, name)
+        if value not in choices:
+            raise ConfigError(f"config key {name!r} in {source} must be one of {choices}, got {value!r}")
+    for name in _POSITIVE:
+        if get(cfg, name) <= 0:
+            raise ConfigError(f"config key {name!r} in {source} must be > 0, got {get(cfg, name)!r}")
+    timeout = get(cfg, "cluster.job_timeout")
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"config key 'cluster.job_timeout' in {source} must be > 0 or null")
+    if cfg["cluster"]["backend"] == "address" and not cfg["cluster"]["address"]:
+        raise ConfigError(f"cluster.backend is 'address' in {source} but cluster.address is not set")
+
+
+def get(cfg: Mapping, dotted: str) -> Any:
+    """``get(cfg, "cluster.maxfailures")``."""
+    node: Any = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def job_settings(cfg: Mapping) -> dict[str, Any]:
+    """The part of the config a per-image job needs (plain data, so it travels to any worker)."""
+    return {"reading": dict(cfg["reading"]), "extractor": copy.deepcopy(cfg["extractor"]),
+            "output": dict(cfg["output"])}

@@ -1,0 +1,79 @@
+"""Typed errors.
+
+Per-image errors carry a short ``kind`` string: it is what the tracker stores in the ``jobs`` table and what
+``ImageAdder.failure(path)`` and ``autocnet-jobs failed`` report, so a user can filter failures by reason.
+"""
+from __future__ import annotations
+
+
+class AutocnetJobsError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(AutocnetJobsError, ValueError):
+    """A configuration key is unknown, has the wrong type or an invalid value."""
+
+
+class DatabaseUnavailable(AutocnetJobsError):
+    """The database cannot be reached or its schema does not match this version."""
+
+
+class ImageError(AutocnetJobsError):
+    """Something about one image prevents it from being ingested. Never stops the run."""
+
+    kind = "image_error"
+
+
+class UnreadableImage(ImageError):
+    """The file exists but cannot be read (permissions, truncated, I/O error, a directory)."""
+
+    kind = "unreadable"
+
+
+class UnsupportedFormat(ImageError):
+    """No GDAL driver recognises the file's content (e.g. a text file named ``.cub``)."""
+
+    kind = "unsupported_format"
+
+
+class NoData(ImageError):
+    """The selected band has no valid pixel (all nodata or ISIS special pixels)."""
+
+    kind = "no_data"
+
+
+class TooSmall(ImageError):
+    """The image is smaller than any detector can use."""
+
+    kind = "too_small"
+
+
+class NoGeoreference(ImageError):
+    """A footprint or camera was required but the image has no georeferencing."""
+
+    kind = "no_georeference"
+
+
+class ExtractionError(ImageError):
+    """The feature extractor failed on valid pixels."""
+
+    kind = "extraction_error"
+
+
+class OutputError(ImageError):
+    """The keypoint file could not be written (folder not writable, disk full)."""
+
+    kind = "write_error"
+
+
+# Failure kinds the tracker assigns itself, for jobs that never reported an ImageError.
+WORKER_DIED = "worker_died"
+TIMEOUT = "timeout"
+CALLBACK_ERROR = "callback_error"
+UNEXPECTED = "unexpected_error"
+DB_WRITE = "db_write_error"
+
+
+def error_kind(exc: BaseException) -> str:
+    """The failure kind for ``exc``: its ``kind`` when it is an ImageError, else ``unexpected_error``."""
+    return getattr(exc, "kind", UNEXPECTED) if isinstance(exc, ImageError) else UNEXPECTED

@@ -1,0 +1,1 @@
+"""Cluster backends: a small class per scheduler over one core (``base.ClusterBackend``)."""
