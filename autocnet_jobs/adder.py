@@ -1,0 +1,159 @@
+"""ImageAdder: the public entry point. Wires config, the callback daemon, the cluster, the tracker and the
+DB writer together, and exposes the contract in DESIGN.md."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import secrets
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import config as config_mod
+from .callbacks import CallbackServer
+from .errors import AutocnetJobsError
+from .scheduler.base import make_backend
+from .tracker import JobTracker
+
+log = logging.getLogger(__name__)
+
+
+class InputDirectoryError(AutocnetJobsError, NotADirectoryError):
+    """The directory given to ``add_images`` does not exist or is not a directory."""
+
+
+class ImageAdder:
+    """Ingest images: features to ``<name>_kps.h5``, footprint and camera to the catalogue.
+
+    ``config`` is a YAML path or a mapping; None reads ``$autocnet_config`` or the built-in defaults.
+    ``process`` replaces the per-image function (``process(path, settings) -> record``), e.g. a site's own
+    extractor; it must be importable on the workers.
+    """
+
+    def __init__(self, config: str | os.PathLike | Mapping | None = None, *, process: Callable | None = None,
+                 quiet: bool = False):
+        self.config = config_mod.load(config)
+        self._token = secrets.token_urlsafe(32)
+        self._events: queue.Queue = queue.Queue()
+        self._server: CallbackServer | None = None
+        self._backend = None
+        self._tracker: JobTracker | None = None
+        try:
+            pyro = self.config["pyro"]
+            self._server = CallbackServer(self._events, self._token, host=pyro["host"], port=pyro["port"],
+                                          max_message_size=pyro["max_message_size"])
+            if not quiet:
+                print(f"Callback URI: {self._server.uri}")
+                print("Pyro daemon running.")
+            self._backend = make_backend(self.config["cluster"])
+            client = self._backend.start()
+            self._tracker = JobTracker(self.config, client, self._backend, config_mod.job_settings(self.config),
+                                       self._server.uri, self._token, self._events, process=process)
+            if not quiet and self.dashboard_link:
+                print(f"Dask dashboard: {self.dashboard_link}")
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- the contract -------------------------------------------------------------------------------------
+    @property
+    def callback_uri(self) -> str:
+        return self._server.uri if self._server else ""
+
+    @property
+    def dashboard_link(self) -> str | None:
+        return self._backend.dashboard_link if self._backend else None
+
+    @property
+    def client(self):
+        return self._backend.client if self._backend else None
+
+    def add_images(self, directory: str | os.PathLike, ext: str, force: bool = False) -> list[str]:
+        """Submit one job per ``*.ext`` file in ``directory`` (case-insensitive, sorted); returns at once.
+
+        Returns the submitted paths. Images already committed with the same size and mtime, and images that
+        failed terminally before, are skipped unless ``force`` (use :meth:`retry_failed` for the latter).
+        """
+        folder = Path(directory)
+        if not folder.is_dir():
+            what = "does not exist" if not folder.exists() else "is not a directory"
+            raise InputDirectoryError(f"cannot add images from {str(directory)!r}: it {what}")
+        suffix = "." + ext.lstrip(".").lower()
+        paths = sorted(os.path.abspath(p) for p in folder.iterdir() if p.name.lower().endswith(suffix))
+        return self._submit(paths, force)
+
+    def add_image(self, path: str | os.PathLike, force: bool = False) -> bool:
+        """Submit one image; True when a job was started."""
+        return bool(self._submit([os.path.abspath(path)], force))
+
+    def _submit(self, paths: list[str], force: bool) -> list[str]:
+        tracker = self._require()
+        known = {} if force else tracker.known()
+        todo, skipped = [], []
+        for path in paths:
+            size, mtime = _stat(path)
+            prior = known.get(path)
+            if prior and prior["size"] == size and prior["mtime"] == mtime:
+                (skipped if prior["state"] == "done" else []).append((path, size, mtime))
+                continue
+            todo.append((path, size, mtime))
+        tracker.mark_done(skipped)
+        return tracker.submit(todo, force=force)
+
+    def retry_failed(self) -> list[str]:
+        """Resubmit every failed image with a fresh failure budget."""
+        return self._require().retry_failed()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until every job is done or failed; TimeoutError after ``timeout`` seconds."""
+        self._require().wait(timeout)
+
+    @property
+    def job_status(self) -> dict[str, bool | int]:
+        """``{path: True | n}``: True once the row is committed, else the number of failures so far."""
+        return self._require().status()
+
+    @property
+    def failed_jobs(self) -> list[str]:
+        return self._require().failed()
+
+    def failure(self, path: str | os.PathLike) -> dict[str, Any] | None:
+        """Why ``path`` failed: attempts, kind, error type, message, traceback, worker and log location."""
+        return self._require().failure(os.path.abspath(path))
+
+    def progress(self) -> dict[str, int]:
+        """Counts of jobs by state: queued, running, writing, done, failed."""
+        return self._require().counts()
+
+    def close(self) -> None:
+        """Stop everything this adder started. Unfinished jobs stay queued in the catalogue for a resume."""
+        if self._tracker is not None:
+            self._tracker.close()
+            self._tracker = None
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                self._server.close()
+            self._server = None
+
+    def __enter__(self) -> "ImageAdder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _require(self) -> JobTracker:
+        if self._tracker is None:
+            raise AutocnetJobsError("this ImageAdder is closed")
+        return self._tracker
+
+
+def _stat(path: str) -> tuple[int | None, float | None]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None, None
+    return st.st_size, st.st_mtime

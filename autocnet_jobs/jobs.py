@@ -1,0 +1,51 @@
+"""The Dask task: run the per-image function for one attempt and report through the callback channel.
+
+Image errors are reported with ``failed`` and the task returns normally, so Dask never retries or counts
+them: the tracker's retry policy is the only one. Only a failure to report at all (the tracker unreachable)
+or the death of the worker reaches the tracker as a Dask error.
+"""
+from __future__ import annotations
+
+import traceback
+from typing import Callable
+
+from . import callbacks
+from .errors import error_kind
+
+ProcessFn = Callable[[str, dict], dict]
+
+TASK_PREFIX = "process_image"
+
+
+def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
+            process: ProcessFn | None = None) -> str:
+    """Process ``path`` and report the outcome for ``attempt``. Returns "succeeded" or "failed"."""
+    _limit_threads()
+    if process is None:
+        from .extractors.pipeline import process_image as process
+    callbacks.call(uri, token, "started", attempt, callbacks.worker_info())
+    try:
+        record = process(path, settings)
+    except Exception as exc:  # noqa: BLE001 - every error is reported, typed when it is an ImageError
+        error = {"kind": error_kind(exc), "type": type(exc).__name__, "message": str(exc) or repr(exc),
+                 "traceback": traceback.format_exc(limit=20)}
+        callbacks.call(uri, token, "failed", attempt, error)
+        return "failed"
+    callbacks.call(uri, token, "succeeded", attempt, record)
+    return "succeeded"
+
+
+_limited = False
+
+
+def _limit_threads() -> None:
+    """One OpenCV thread per worker: workers are already one process per core."""
+    global _limited
+    if not _limited:
+        import cv2
+
+        cv2.setNumThreads(1)
+        _limited = True
+
+
+__all__ = ["run_job", "TASK_PREFIX", "ProcessFn"]

@@ -1,0 +1,19 @@
+"""Connect to a Dask scheduler someone else runs (``cluster.backend: address``)."""
+from __future__ import annotations
+
+from distributed import Client
+
+from .base import ClusterBackend
+
+
+class AddressBackend(ClusterBackend):
+    name = "address"
+
+    def _start(self) -> Client:
+        return Client(self.config["address"], timeout=30)
+
+    def close(self) -> None:
+        # The scheduler and its workers are not ours to stop.
+        if self.client is not None:
+            self.client.close(timeout=10)
+        self.client = None

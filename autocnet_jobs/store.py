@@ -1,0 +1,202 @@
+"""Write side of the catalogue: one connection, batched idempotent upserts. Used only by the writer process.
+
+``open_store(url)`` picks the backend from the URL. Both backends take the same plain records (the dicts
+``process_image`` returns) and job rows, and write a batch in one transaction, upserting on the path, so a
+batch re-sent after a crash or a lost connection leaves one row per image.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import Any, Iterable
+
+import shapely
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import NullPool
+
+from . import models
+from .errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+IMAGE_FIELDS = ("name", "path", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
+                "iau_code", "crs_wkt", "footprint_source", "footprint_note", "camera", "keypoints_path",
+                "n_keypoints", "extractor", "extractor_params", "note")
+JOB_FIELDS = ("path", "state", "attempts", "error_kind", "last_error", "size", "mtime", "worker")
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_store(url: str) -> "Store":
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return SqliteStore(url)
+    if backend == "postgresql":
+        from .store_postgis import PostgisStore
+
+        return PostgisStore(url)
+    raise DatabaseUnavailable(f"unsupported database URL {safe_url(url)}: use sqlite:///FILE or postgresql+psycopg://...")
+
+
+class Store:
+    """One connection to the catalogue, opened by :meth:`connect` and held until :meth:`close`."""
+
+    postgis = False
+
+    def __init__(self, url: str):
+        self.url = url
+        self.metadata = models.build_metadata(self.postgis)
+        self.images = self.metadata.tables["images"]
+        self.jobs = self.metadata.tables["jobs"]
+        self.conn: Connection | None = None
+
+    def connect(self) -> None:
+        try:
+            engine = create_engine(self.url, poolclass=NullPool)
+            self._configure(engine)
+            self.conn = engine.connect()
+            self._ensure_schema()
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            self.conn = None
+            raise DatabaseUnavailable(f"cannot open database {safe_url(self.url)}: {exc}") from exc
+
+    def _configure(self, engine) -> None:
+        pass
+
+    def _ensure_schema(self) -> None:
+        assert self.conn is not None
+        with self.conn.begin():
+            self.metadata.create_all(self.conn)
+            self._extra_schema()
+            info = self.metadata.tables["schema_info"]
+            version = self.conn.execute(select(info.c.version)).scalar()
+            if version is None:
+                self.conn.execute(info.insert().values(version=models.SCHEMA_VERSION))
+            elif version != models.SCHEMA_VERSION:
+                raise DatabaseUnavailable(
+                    f"database {safe_url(self.url)} has schema version {version}; this autocnet_jobs writes "
+                    f"version {models.SCHEMA_VERSION}. Use a new database or migrate it.")
+
+    def _extra_schema(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+
+    def write(self, records: list[dict], jobs: list[dict]) -> None:
+        """Upsert image records (each also marks its job done) and job rows, in one transaction."""
+        assert self.conn is not None
+        done = {r["path"] for r in records}
+        job_rows = [j for j in jobs if j["path"] not in done]
+        job_rows += [{"path": r["path"], "state": "done", "attempts": r.get("_attempts", 0), "error_kind": None,
+                      "last_error": None, "size": r["size"], "mtime": r["mtime"], "worker": r.get("_worker")}
+                     for r in records]
+        with self.conn.begin():
+            if records:
+                self._upsert_images(records)
+            if job_rows:
+                self._upsert_jobs(_last_per_path(job_rows))
+
+    def known(self) -> dict[str, dict[str, Any]]:
+        """State of every image the catalogue knows: committed rows (done) and terminally failed jobs."""
+        assert self.conn is not None
+        out: dict[str, dict[str, Any]] = {}
+        with self.conn.begin():
+            for path, state, size, mtime in self.conn.execute(
+                    select(self.jobs.c.path, self.jobs.c.state, self.jobs.c.size, self.jobs.c.mtime)
+                    .where(self.jobs.c.state == "failed")):
+                out[path] = {"state": state, "size": size, "mtime": mtime}
+            for path, size, mtime in self.conn.execute(
+                    select(self.images.c.path, self.images.c.size, self.images.c.mtime)):
+                out[path] = {"state": "done", "size": size, "mtime": mtime}
+        return out
+
+    # backend specific
+    def _upsert_images(self, records: list[dict]) -> None:
+        raise NotImplementedError
+
+    def _upsert_jobs(self, rows: list[dict]) -> None:
+        raise NotImplementedError
+
+
+def _last_per_path(rows: Iterable[dict]) -> list[dict]:
+    """Keep the newest row per path: one statement may not upsert the same key twice."""
+    latest: dict[str, dict] = {}
+    for row in rows:
+        latest[row["path"]] = row
+    return list(latest.values())
+
+
+def image_values(record: dict) -> dict[str, Any]:
+    """Columns common to both backends from a ``process_image`` record."""
+    row = {k: record.get(k) for k in IMAGE_FIELDS}
+    row["srid"] = models.srid_for(record.get("iau_code"))
+    return row
+
+
+class SqliteStore(Store):
+    """Embedded default: WKB footprints in a BLOB, bounds indexed by an R*Tree kept in step by triggers."""
+
+    def _configure(self, engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # WAL: readers (status, export) never block the writer
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+    def _extra_schema(self) -> None:
+        for stmt in _SQLITE_RTREE:
+            self.conn.exec_driver_sql(stmt)
+
+    def _upsert_images(self, records: list[dict]) -> None:
+        from sqlalchemy.dialects.sqlite import insert
+
+        rows = []
+        for rec in records:
+            row = image_values(rec)
+            wkb = rec.get("footprint_wkb")
+            if wkb:
+                geom = shapely.from_wkb(bytes.fromhex(wkb))
+                row["footprint"] = shapely.to_wkb(geom)
+                row["minx"], row["miny"], row["maxx"], row["maxy"] = geom.bounds
+            else:
+                row.update(footprint=None, minx=None, miny=None, maxx=None, maxy=None)
+            rows.append(row)
+        stmt = insert(self.images)
+        update = {c: stmt.excluded[c] for c in rows[0] if c != "path"}
+        update["updated_at"] = func.now()
+        self.conn.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=update), rows)
+
+    def _upsert_jobs(self, rows: list[dict]) -> None:
+        from sqlalchemy.dialects.sqlite import insert
+
+        rows = [{k: r.get(k) for k in JOB_FIELDS} for r in rows]
+        stmt = insert(self.jobs)
+        update = {c: stmt.excluded[c] for c in JOB_FIELDS if c != "path"}
+        update["updated_at"] = func.now()
+        self.conn.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=update), rows)
+
+
+_SQLITE_RTREE = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS images_rtree USING rtree(id, minx, maxx, miny, maxy)",
+    """CREATE TRIGGER IF NOT EXISTS images_rtree_ins AFTER INSERT ON images WHEN new.minx IS NOT NULL
+       BEGIN INSERT OR REPLACE INTO images_rtree VALUES (new.id, new.minx, new.maxx, new.miny, new.maxy); END""",
+    """CREATE TRIGGER IF NOT EXISTS images_rtree_upd AFTER UPDATE ON images
+       BEGIN DELETE FROM images_rtree WHERE id = old.id;
+             INSERT INTO images_rtree SELECT new.id, new.minx, new.maxx, new.miny, new.maxy WHERE new.minx IS NOT NULL;
+       END""",
+    "CREATE TRIGGER IF NOT EXISTS images_rtree_del AFTER DELETE ON images BEGIN DELETE FROM images_rtree WHERE id = old.id; END",
+)

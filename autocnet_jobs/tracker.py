@@ -1,0 +1,355 @@
+"""The JobTracker: the one place where job state and the retry policy live.
+
+One thread owns all state. It consumes callback events (from the Pyro5 daemon), future completions (from
+Dask) and acknowledgements (from the writer process), and decides: hand a record to the writer, resubmit a
+failed attempt, or give a job up after ``cluster.maxfailures`` failures. Exceptions, worker deaths and
+timeouts each count once; the count never resets within a run. Every attempt has its own Dask key, and
+events for an attempt that is no longer current (a timed-out task that reports late) are ignored.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import errors
+from .jobs import TASK_PREFIX, run_job
+from .writer import WriterProcess
+
+log = logging.getLogger(__name__)
+
+# Failures that no retry can fix: the same bytes give the same answer.
+PERMANENT_KINDS = frozenset({"unsupported_format", "no_data", "too_small", "no_georeference"})
+TERMINAL = ("done", "failed")
+
+
+@dataclass
+class Job:
+    path: str
+    size: int | None = None
+    mtime: float | None = None
+    state: str = "queued"  # queued | running | writing | done | failed
+    failures: int = 0
+    attempt: str | None = None
+    future: Any = None
+    started_at: float | None = None
+    worker: dict = field(default_factory=dict)
+    errors: list[dict] = field(default_factory=list)
+
+    def row(self) -> dict:
+        last = self.errors[-1] if self.errors else {}
+        state = "queued" if self.state == "writing" else self.state
+        return {"path": self.path, "state": state, "attempts": self.failures, "error_kind": last.get("kind"),
+                "last_error": last.get("message"), "size": self.size, "mtime": self.mtime,
+                "worker": self.worker.get("host")}
+
+
+class JobTracker:
+    def __init__(self, cfg: dict, client, backend, settings: dict, uri: str, token: str,
+                 events: "queue.Queue[tuple]", process: Callable | None = None):
+        self.cfg = cfg
+        self.client = client
+        self.backend = backend
+        self.settings = settings
+        self.uri, self._token = uri, token
+        self.process = process
+        self.maxfailures: int = cfg["cluster"]["maxfailures"]
+        self.job_timeout: float | None = cfg["cluster"]["job_timeout"]
+        self.events = events
+        self.jobs: dict[str, Job] = {}
+        self._by_attempt: dict[str, str] = {}
+        self._unacked: dict[str, dict] = {}
+        self._pending_records: list[dict] = []
+        self._pending_rows: list[dict] = []
+        self._known_waiters: dict[str, list] = {}
+        self._restarts: list[threading.Thread] = []
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.db_down: str | None = None
+        self.writer = WriterProcess(cfg["database"])
+        self.writer.start()
+        self._thread = threading.Thread(target=self._run, name="autocnet-tracker", daemon=True)
+        self._stopped = threading.Event()
+        self._thread.start()
+
+    # ---- called from the caller's thread ----------------------------------------------------------------
+    def submit(self, items: list[tuple[str, int | None, float | None]], force: bool = False) -> list[str]:
+        """Start a job per (path, size, mtime) unless one is already live or done (without ``force``)."""
+        submitted = []
+        with self.lock:
+            for path, size, mtime in items:
+                job = self.jobs.get(path)
+                # A live job is never started twice (it would race with itself); a terminal one only by force.
+                if job is not None and (job.state not in TERMINAL or not force):
+                    continue
+                self.jobs[path] = job = Job(path, size, mtime)
+                self._pending_rows.append(job.row())
+                self._launch(job)
+                submitted.append(path)
+            self.changed.notify_all()
+        return submitted
+
+    def mark_done(self, items: list[tuple[str, int | None, float | None]]) -> None:
+        """Record images the catalogue already holds, so ``job_status`` reports them as True."""
+        with self.lock:
+            for path, size, mtime in items:
+                if path not in self.jobs:
+                    self.jobs[path] = Job(path, size, mtime, state="done")
+
+    def retry_failed(self) -> list[str]:
+        """Resubmit every failed job with a fresh failure budget."""
+        with self.lock:
+            failed = [(j.path, j.size, j.mtime) for j in self.jobs.values() if j.state == "failed"]
+            return self.submit(failed, force=True)
+
+    def known(self, timeout: float = 600.0) -> dict[str, dict]:
+        """What the catalogue already holds, asked of the writer (the only process with a connection)."""
+        req = uuid.uuid4().hex
+        box: list = []
+        done = threading.Event()
+        with self.lock:
+            self._known_waiters[req] = [box, done]
+        self.events.put(("known_request", req))
+        if not done.wait(timeout):
+            raise errors.DatabaseUnavailable("the database writer did not answer within %.0f s" % timeout)
+        return box[0]
+
+    def wait(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.lock:
+            while any(j.state not in TERMINAL for j in self.jobs.values()):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    n = sum(j.state not in TERMINAL for j in self.jobs.values())
+                    raise TimeoutError(f"{n} jobs still running after {timeout} s")
+                if not self._thread.is_alive():
+                    raise RuntimeError("the job tracker stopped; see the log for the reason")
+                self.changed.wait(0.5 if left is None else min(left, 0.5))
+
+    def status(self) -> dict[str, bool | int]:
+        with self.lock:
+            return {p: True if j.state == "done" else j.failures for p, j in self.jobs.items()}
+
+    def counts(self) -> dict[str, int]:
+        out = {"queued": 0, "running": 0, "writing": 0, "done": 0, "failed": 0}
+        with self.lock:
+            for j in self.jobs.values():
+                out[j.state] += 1
+        return out
+
+    def failed(self) -> list[str]:
+        with self.lock:
+            return sorted(p for p, j in self.jobs.items() if j.state == "failed")
+
+    def failure(self, path: str) -> dict | None:
+        with self.lock:
+            job = self.jobs.get(path)
+            if job is None or not job.errors:
+                return None
+            last = job.errors[-1]
+            return {"path": path, "state": job.state, "attempts": job.failures, "kind": last["kind"],
+                    "type": last.get("type"), "message": last.get("message"), "traceback": last.get("traceback"),
+                    "worker": last.get("worker", {}), "log": last.get("log"), "history": list(job.errors)}
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self.events.put(("stop",))
+            self._thread.join(120)
+        self._stopped.set()
+
+    # ---- the tracker thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        next_tick = 0.0
+        while True:
+            try:
+                batch = [self.events.get(timeout=0.05)]
+            except queue.Empty:
+                batch = []
+            while True:
+                try:
+                    batch.append(self.events.get_nowait())
+                except queue.Empty:
+                    break
+            with self.lock:
+                for event in batch:
+                    if event[0] == "stop":
+                        self._shutdown()
+                        return
+                    try:
+                        self._handle(event)
+                    except Exception:  # noqa: BLE001 - one bad event must not stop the tracker
+                        log.exception("tracker could not handle %s", event[0])
+                self._drain_writer()
+                if time.monotonic() >= next_tick:
+                    self._tick()
+                    next_tick = time.monotonic() + 0.5
+                self._flush_to_writer()
+                self.changed.notify_all()
+
+    def _handle(self, event: tuple) -> None:
+        kind = event[0]
+        if kind == "known_request":
+            self.writer.send(("known", event[1]))
+            return
+        job = self._current(event[1])
+        if job is None:
+            return
+        if kind == "started":
+            job.state, job.started_at, job.worker = "running", time.monotonic(), event[2]
+            self._pending_rows.append(job.row())
+        elif kind == "succeeded":
+            record = dict(event[2], path=job.path, _attempts=job.failures + 1, _worker=job.worker.get("host"))
+            job.state = "writing"
+            self._unacked[job.path] = record
+            self._pending_records.append(record)
+        elif kind == "failed":
+            self._fail(job, event[2])
+        elif kind == "done":
+            self._future_done(job, event[2])
+
+    def _current(self, attempt: str) -> Job | None:
+        path = self._by_attempt.get(attempt)
+        job = self.jobs.get(path) if path else None
+        if job is None or job.attempt != attempt or job.state in TERMINAL:
+            return None
+        return job
+
+    def _future_done(self, job: Job, future) -> None:
+        self._by_attempt.pop(job.attempt, None)
+        job.future = None
+        if job.state not in ("queued", "running"):
+            return  # its callback already decided the outcome
+        if future.status == "error":
+            exc = future.exception()
+            if type(exc).__name__ == "KilledWorker":
+                error = {"kind": errors.WORKER_DIED, "type": "KilledWorker",
+                         "message": f"the worker running this job died ({exc})"}
+            else:
+                error = {"kind": errors.CALLBACK_ERROR, "type": type(exc).__name__,
+                         "message": f"the job could not report back: {exc}"}
+        elif future.status == "cancelled":
+            error = {"kind": errors.WORKER_DIED, "type": "CancelledError", "message": "the task was cancelled"}
+        else:
+            error = {"kind": errors.UNEXPECTED, "type": "NoCallback", "message": "the task ended without reporting"}
+        self._fail(job, error)
+
+    def _fail(self, job: Job, error: dict) -> None:
+        job.failures += 1
+        entry = dict(error, attempt=job.failures, worker=dict(job.worker), time=time.time(),
+                     log=self.backend.worker_log(job.worker) if job.worker else None)
+        job.errors.append(entry)
+        if job.attempt:
+            self._by_attempt.pop(job.attempt, None)
+        if error.get("kind") in PERMANENT_KINDS or job.failures >= self.maxfailures:
+            job.state, job.attempt, job.future = "failed", None, None
+            self._pending_rows.append(job.row())
+        else:
+            self._launch(job)
+            self._pending_rows.append(job.row())
+
+    def _launch(self, job: Job) -> None:
+        key = f"{TASK_PREFIX}-{uuid.uuid4().hex}"
+        job.attempt, job.state, job.started_at, job.worker = key, "queued", None, {}
+        self._by_attempt[key] = job.path
+        fut = self.client.submit(run_job, job.path, self.settings, key, self.uri, self._token, self.process,
+                                 key=key, pure=False)
+        job.future = fut
+        fut.add_done_callback(lambda f, k=key: self.events.put(("done", k, f)))
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if self.job_timeout:
+            for job in list(self.jobs.values()):
+                if job.state == "running" and job.started_at and now - job.started_at > self.job_timeout:
+                    self._stop_hung(job)
+                    self._fail(job, {"kind": errors.TIMEOUT, "type": "JobTimeout",
+                                     "message": f"no result within cluster.job_timeout={self.job_timeout} s"})
+        if not self.writer.alive():
+            self._restart_writer()
+
+    def _stop_hung(self, job: Job) -> None:
+        """Cancel the hung task and restart its worker: a running Python thread cannot be interrupted."""
+        fut, address = job.future, job.worker.get("address")
+        job.future = None
+        if fut is not None:
+            fut.cancel()
+        if address:
+            t = threading.Thread(target=self._restart_worker, args=(address,), daemon=True)
+            t.start()
+            self._restarts.append(t)
+
+    def _restart_worker(self, address: str) -> None:
+        try:
+            self.client.restart_workers([address], raise_for_error=False)
+        except Exception:  # noqa: BLE001 - the worker may already be gone
+            log.warning("could not restart worker %s", address, exc_info=True)
+
+    def _restart_writer(self) -> None:
+        log.warning("database writer died; restarting it and re-sending %d unacknowledged records",
+                    len(self._unacked))
+        self.writer.release()
+        self.writer = WriterProcess(self.cfg["database"])
+        self.writer.start()
+        self._pending_records = list(self._unacked.values())
+        self._pending_rows = [j.row() for j in self.jobs.values()]
+
+    def _flush_to_writer(self) -> None:
+        if self._pending_records or self._pending_rows:
+            self.writer.send(("write", self._pending_records, self._pending_rows))
+            self._pending_records, self._pending_rows = [], []
+
+    def _drain_writer(self) -> None:
+        while True:
+            try:
+                msg = self.writer.outbox.get_nowait()
+            except (queue.Empty, OSError, ValueError, EOFError):
+                return
+            self._on_writer(msg)
+
+    def _on_writer(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "committed":
+            for path in msg[1]:
+                self._unacked.pop(path, None)
+                job = self.jobs.get(path)
+                if job is not None and job.state == "writing":
+                    self._by_attempt.pop(job.attempt, None)
+                    job.state, job.attempt, job.future = "done", None, None
+        elif kind == "rejected":
+            for path, message in msg[1]:
+                self._unacked.pop(path, None)
+                job = self.jobs.get(path)
+                if job is not None and job.state == "writing":
+                    self._fail(job, {"kind": errors.DB_WRITE, "type": "DatabaseError", "message": message})
+        elif kind == "known":
+            waiter = self._known_waiters.pop(msg[1], None)
+            if waiter:
+                waiter[0].append(msg[2])
+                waiter[1].set()
+        elif kind == "db_down":
+            self.db_down = msg[1]
+            log.warning("database unreachable (%s); retrying, no job is failed for it", msg[1])
+        elif kind == "db_up":
+            self.db_down = None
+            log.warning("database reachable again")
+
+    def _shutdown(self) -> None:
+        live = [j for j in self.jobs.values() if j.state in ("queued", "running")]
+        futures = [j.future for j in live if j.future is not None]
+        if futures:
+            try:
+                self.client.cancel(futures)
+            except Exception:  # noqa: BLE001 - the cluster may already be gone
+                pass
+        for job in live:
+            job.future = None
+        for t in self._restarts:  # a worker restart still in flight would race with closing the cluster
+            t.join(60)
+        self._flush_to_writer()
+        self.writer.stop()
+        self._drain_writer()
+        self.writer.release()

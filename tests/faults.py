@@ -1,0 +1,38 @@
+"""Per-image functions for fault injection in tests: real functions that really sleep, raise or exit.
+
+They are shipped to workers by value (``cloudpickle.register_pickle_by_value``), like a site plug-in.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+
+def tiny_record(path: str, settings: dict) -> dict:
+    """A valid record without opening the file: measures orchestration, not extraction."""
+    st = os.stat(path)
+    return {"path": os.path.abspath(path), "name": os.path.basename(path), "checksum": "0" * 64,
+            "size": st.st_size, "mtime": st.st_mtime, "driver": None, "width": None, "height": None,
+            "bands": None, "body": None, "iau_code": None, "crs_wkt": None, "footprint_wkb": None,
+            "footprint_source": None, "footprint_note": "no-op extractor", "camera": {"type": None, "reason": "no-op"},
+            "keypoints_path": None, "n_keypoints": 0, "extractor": "noop", "extractor_params": {}, "note": None}
+
+
+def always_raise(path: str, settings: dict) -> dict:
+    raise RuntimeError(f"injected failure for {os.path.basename(path)}")
+
+
+def hang_marked(path: str, settings: dict) -> dict:
+    """Sleeps far past any test timeout for files whose name contains 'hang', else a no-op record."""
+    if "hang" in os.path.basename(path):
+        time.sleep(3600)
+    return tiny_record(path, settings)
+
+
+def kill_worker_once(path: str, settings: dict) -> dict:
+    """Kills its own worker process the first time it sees a 'die' file (a marker file makes it once)."""
+    marker = path + ".died"
+    if "die" in os.path.basename(path) and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(9)
+    return tiny_record(path, settings)
