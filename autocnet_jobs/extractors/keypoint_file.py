@@ -1,0 +1,151 @@
+"""Keypoint files: where they go, and writing them so that a crash never leaves a half-written one.
+
+A ``*_kps.h5`` file either is complete or does not exist: it is written under a hidden temporary name in the
+same folder, fsynced and renamed over the final name (``os.replace`` is atomic within a file system). Re-running an
+ingestion can therefore trust any ``*_kps.h5`` it finds. The layout is documented in ``docs/formats.md``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..errors import OutputError
+FORMAT_VERSION = 1
+# Columns of the 'keypoints' dataset (also its 'columns' attribute).
+COLUMNS = ("x", "y", "size", "angle", "response", "octave")
+SUFFIX = "_kps.h5"
+_TMP_PREFIX = ".tmp-"
+
+
+def _writable(folder: str) -> bool:
+    """True when a file can really be created in ``folder`` (root ignores mode bits; read-only mounts do not)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".autocnet-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    try:
+        os.remove(probe)
+    except OSError:
+        pass
+    return True
+
+
+def keypoints_path_for(image_path: str, output_settings: dict) -> str:
+    """``<dir>/<image stem>_kps.h5``: beside the image when possible, else in ``output_settings['dir']``.
+
+    The image's folder is the one its path names (``os.path.abspath``, not ``realpath``): a folder of symlinks to
+    read-only data gets the keypoint files beside the links. Raises OutputError when no folder is writable.
+    """
+    image_path = os.path.abspath(image_path)
+    name = os.path.splitext(os.path.basename(image_path))[0] + SUFFIX
+    folder = os.path.dirname(image_path)
+    if not output_settings.get("always", False) and _writable(folder):
+        return os.path.join(folder, name)
+    out_dir = os.path.abspath(output_settings.get("dir") or "autocnet_keypoints")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the keypoint folder {out_dir} (output.dir): {exc.strerror}") from None
+    if not _writable(out_dir):
+        where = "" if output_settings.get("always", False) else f"neither {folder} nor "
+        raise OutputError(f"cannot write keypoints for {image_path}: {where}{out_dir} (output.dir) is writable; "
+                          "set output.dir to a writable folder")
+    return os.path.join(out_dir, name)
+
+
+def write_keypoints(path: str, keypoints: np.ndarray, descriptors: np.ndarray, attrs: dict[str, Any],
+                    lonlat: np.ndarray | None = None) -> None:
+    """Write one keypoint file atomically (temp file in the same folder, fsync, rename).
+
+    ``attrs`` holds extractor, parameters (a dict, stored as JSON), image_width, image_height, source_checksum and
+    source_path, plus any other plain values; format_version is added here.
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float32).reshape(-1, len(COLUMNS))
+    descriptors = np.asarray(descriptors)
+    if descriptors.ndim != 2 or len(descriptors) != len(keypoints):
+        raise OutputError(f"{path}: {len(keypoints)} keypoints but descriptors of shape {descriptors.shape}")
+    if lonlat is not None:
+        lonlat = np.asarray(lonlat, dtype=np.float64)
+        if lonlat.shape != (len(keypoints), 2):
+            raise OutputError(f"{path}: lonlat must have shape ({len(keypoints)}, 2), got {lonlat.shape}")
+    folder, name = os.path.split(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot create a file in {folder}: {exc.strerror}") from None
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as h5:
+            _fill(h5, keypoints, descriptors, attrs, lonlat)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file should be as readable as any other
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise OutputError(f"writing {path} failed: {exc}") from None
+        raise
+    _fsync_dir(folder)
+
+
+def _fill(h5: h5py.File, keypoints: np.ndarray, descriptors: np.ndarray, attrs: dict[str, Any],
+          lonlat: np.ndarray | None) -> None:
+    ds = h5.create_dataset("keypoints", data=keypoints)
+    ds.attrs["columns"] = ",".join(COLUMNS)
+    h5.create_dataset("descriptors", data=descriptors)
+    if lonlat is not None:
+        ll = h5.create_dataset("lonlat", data=lonlat)
+        ll.attrs["columns"] = "lon,lat"
+    h5.attrs["format_version"] = FORMAT_VERSION
+    for key, value in attrs.items():
+        if key == "parameters" and not isinstance(value, str):
+            value = json.dumps(value, sort_keys=True)
+        h5.attrs[key] = "" if value is None else value
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: str) -> None:
+    """Make the rename itself durable (POSIX: the directory entry lives in the folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_keypoints(path: str) -> dict[str, Any]:
+    """Everything in a keypoint file as plain numpy arrays and Python values (``parameters`` decoded)."""
+    with h5py.File(path, "r") as h5:
+        out: dict[str, Any] = {key: h5[key][()] for key in ("keypoints", "descriptors", "lonlat") if key in h5}
+        out["columns"] = tuple(str(h5["keypoints"].attrs["columns"]).split(","))
+        for key, value in h5.attrs.items():
+            if isinstance(value, bytes):
+                value = value.decode()
+            elif isinstance(value, np.generic):
+                value = value.item()
+            out[key] = json.loads(value) if key == "parameters" else value
+    out.setdefault("lonlat", None)
+    return out
