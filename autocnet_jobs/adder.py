@@ -102,8 +102,10 @@ class ImageAdder:
         return tracker.submit(todo, force=force)
 
     def retry_failed(self) -> list[str]:
-        """Resubmit every failed image with a fresh failure budget."""
-        return self._require().retry_failed()
+        """Resubmit every failed image (of this run and of earlier runs in the catalogue) with a fresh budget."""
+        tracker = self._require()
+        earlier = [p for p, v in tracker.known().items() if v["state"] == "failed" and p not in tracker.jobs]
+        return tracker.retry_failed() + tracker.submit([(p, *_stat(p)) for p in earlier], force=True)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every job is done or failed; TimeoutError after ``timeout`` seconds."""

@@ -1,0 +1,170 @@
+"""Read side of the catalogue: status, spatial queries and export, for the CLI and for users.
+
+These open their own short-lived connection; they are for people and notebooks looking at a catalogue,
+not part of an ingestion run (whose only connection is the writer's).
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Iterator
+
+import shapely
+from shapely.geometry import box, mapping
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import NullPool
+
+from .errors import DatabaseUnavailable
+from .store import safe_url
+
+_COLUMNS = ("id", "name", "path", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
+            "iau_code", "srid", "footprint_source", "footprint_note", "keypoints_path", "n_keypoints",
+            "extractor", "note", "created_at", "updated_at")
+
+
+@contextmanager
+def connect(url: str) -> Iterator[Connection]:
+    try:
+        engine = create_engine(url, poolclass=NullPool)
+        conn = engine.connect()
+    except Exception as exc:
+        raise DatabaseUnavailable(f"cannot open database {safe_url(url)}: {exc}") from exc
+    try:
+        yield conn
+    finally:
+        conn.close()
+        engine.dispose()
+
+
+def is_postgis(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def job_counts(url: str) -> dict[str, int]:
+    """Jobs by state (queued, running, done, failed) as the run last recorded them."""
+    counts = {"queued": 0, "running": 0, "done": 0, "failed": 0}
+    with connect(url) as conn:
+        if not _has_table(conn, "jobs"):
+            return counts
+        for state, n in conn.execute(text("SELECT state, count(*) FROM jobs GROUP BY state")):
+            counts[state] = n
+    return counts
+
+
+def job_rows(url: str, state: str | None = None) -> list[dict[str, Any]]:
+    with connect(url) as conn:
+        if not _has_table(conn, "jobs"):
+            return []
+        sql = "SELECT path, state, attempts, error_kind, last_error, worker, updated_at FROM jobs"
+        params: dict[str, Any] = {}
+        if state:
+            sql += " WHERE state = :state"
+            params["state"] = state
+        return [dict(r._mapping) for r in conn.execute(text(sql + " ORDER BY path"), params)]
+
+
+def images(url: str, *, bbox: tuple[float, float, float, float] | None = None, geometry=None,
+           overlapping: str | None = None, body: str | None = None, since: datetime | None = None,
+           with_footprint: bool = True) -> list[dict[str, Any]]:
+    """Image rows, optionally only those whose footprint intersects a lon/lat ``bbox`` (minlon, minlat,
+    maxlon, maxlat; minlon > maxlon means the box crosses 180°), a shapely ``geometry`` (lon/lat), or the
+    footprint of the image at path ``overlapping``; filtered by ``body`` and ``since`` (time added)."""
+    region = None
+    if bbox is not None:
+        region = bbox_geometry(*bbox)
+    if geometry is not None:
+        region = geometry if region is None else region.intersection(geometry)
+    with connect(url) as conn:
+        if not _has_table(conn, "images"):
+            return []
+        rows = _select(conn, is_postgis(url), body, since)
+        if overlapping is not None:
+            target = next((r for r in rows if r["path"] == overlapping), None)
+            if target is None or target["footprint"] is None:
+                return []
+            region = target["footprint"] if region is None else region.intersection(target["footprint"])
+            rows = [r for r in rows if r["path"] != overlapping and r["body"] == target["body"]]
+        if region is not None:
+            rows = [r for r in rows if r["footprint"] is not None and r["footprint"].intersects(region)]
+    if not with_footprint:
+        for r in rows:
+            r.pop("footprint")
+    return rows
+
+
+def bbox_geometry(minlon: float, minlat: float, maxlon: float, maxlat: float):
+    """A lon/lat box as a (Multi)Polygon; a box with minlon > maxlon wraps across the antimeridian."""
+    if not (-90 <= minlat <= maxlat <= 90):
+        raise ValueError(f"latitudes must satisfy -90 <= minlat <= maxlat <= 90, got {minlat}, {maxlat}")
+    if minlon <= maxlon:
+        return box(minlon, minlat, maxlon, maxlat)
+    return shapely.MultiPolygon([box(minlon, minlat, 180, maxlat), box(-180, minlat, maxlon, maxlat)])
+
+
+def _select(conn: Connection, postgis: bool, body: str | None, since: datetime | None) -> list[dict]:
+    # The exact predicate runs in shapely on both backends so they answer identically;
+    # intersecting() below is the index-backed path for large catalogues.
+    cols = ", ".join(_COLUMNS)
+    geom = "ST_AsBinary(footprint)" if postgis else "footprint"
+    sql = f"SELECT {cols}, camera, {geom} AS fp FROM images WHERE 1=1"
+    params: dict[str, Any] = {}
+    if body:
+        sql += " AND lower(body) = lower(:body)"
+        params["body"] = body
+    if since:
+        sql += " AND created_at >= :since"
+        params["since"] = since
+    out = []
+    for row in conn.execute(text(sql + " ORDER BY path"), params):
+        d = dict(row._mapping)
+        fp = d.pop("fp")
+        d["footprint"] = shapely.from_wkb(bytes(fp)) if fp is not None else None
+        if isinstance(d.get("camera"), str):
+            d["camera"] = json.loads(d["camera"])
+        out.append(d)
+    return out
+
+
+def intersecting(url: str, minlon: float, minlat: float, maxlon: float, maxlat: float) -> list[str]:
+    """Paths whose footprint intersects the box, using the database's spatial index (R*Tree or GiST)."""
+    region = bbox_geometry(minlon, minlat, maxlon, maxlat)
+    parts = list(region.geoms) if hasattr(region, "geoms") else [region]
+    paths: set[str] = set()
+    with connect(url) as conn:
+        for part in parts:
+            x0, y0, x1, y1 = part.bounds
+            if is_postgis(url):
+                sql = text("""SELECT path FROM images WHERE footprint IS NOT NULL AND
+                              ST_Intersects(footprint, ST_MakeEnvelope(:x0, :y0, :x1, :y1, ST_SRID(footprint)))""")
+                paths.update(r[0] for r in conn.execute(sql, dict(x0=x0, y0=y0, x1=x1, y1=y1)))
+            else:
+                sql = text("""SELECT i.path, i.footprint FROM images_rtree r JOIN images i ON i.id = r.id
+                              WHERE r.minx <= :x1 AND r.maxx >= :x0 AND r.miny <= :y1 AND r.maxy >= :y0""")
+                for path, fp in conn.execute(sql, dict(x0=x0, y0=y0, x1=x1, y1=y1)):
+                    if shapely.from_wkb(fp).intersects(part):
+                        paths.add(path)
+    return sorted(paths)
+
+
+def to_geojson(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A FeatureCollection of image rows (footprint as geometry, the other columns as properties)."""
+    feats = []
+    for r in rows:
+        props = {k: _jsonable(v) for k, v in r.items() if k != "footprint"}
+        geom = mapping(r["footprint"]) if r.get("footprint") is not None else None
+        feats.append({"type": "Feature", "geometry": geom, "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return v
+
+
+def _has_table(conn: Connection, name: str) -> bool:
+    from sqlalchemy import inspect
+
+    return inspect(conn).has_table(name)

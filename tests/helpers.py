@@ -1,0 +1,55 @@
+"""Small helpers shared by tests: process inspection and config builders."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cloudpickle
+import psutil
+
+from . import faults
+
+# Fault-injecting per-image functions travel to workers by value, like a user's plug-in.
+cloudpickle.register_pickle_by_value(faults)
+
+
+def config(tmp_path: Path, **sections) -> dict:
+    """A config for one test: its own SQLite file and keypoint folder, short timeouts."""
+    cfg = {"database": {"url": f"sqlite:///{tmp_path / 'catalogue.db'}"},
+           "cluster": {"n_workers": 2, "job_timeout": 120},
+           "output": {"dir": str(tmp_path / "kps")}}
+    for section, values in sections.items():
+        cfg.setdefault(section, {}).update(values)
+    return cfg
+
+
+def pids_with_file_open(path: Path) -> set[int]:
+    """Processes that hold ``path`` open: a SQLite connection keeps its database file open."""
+    target = str(Path(path).resolve())
+    pids = set()
+    for proc in psutil.process_iter():
+        try:
+            if any(f.path == target for f in proc.open_files()):
+                pids.add(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return pids
+
+
+def listening_ports(pid: int | None = None) -> set[int]:
+    ports = set()
+    for c in psutil.net_connections(kind="tcp"):
+        if c.status == psutil.CONN_LISTEN and (pid is None or c.pid == pid):
+            ports.add(c.laddr.port)
+    return ports
+
+
+def tiny_files(folder: Path, n: int, ext: str = "cub", prefix: str = "img") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (folder / f"{prefix}{i:05d}.{ext}").write_bytes(b"x")
+    return folder
+
+
+def children() -> set[int]:
+    return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
