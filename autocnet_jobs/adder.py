@@ -15,6 +15,7 @@ from .callbacks import CallbackServer
 from .errors import AutocnetJobsError
 from .scheduler.base import make_backend
 from .tracker import JobTracker
+from .writer import WriterProcess
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class ImageAdder:
         self._server: CallbackServer | None = None
         self._backend = None
         self._tracker: JobTracker | None = None
+        self._writer: WriterProcess | None = None
         try:
             pyro = self.config["pyro"]
             self._server = CallbackServer(self._events, self._token, host=pyro["host"], port=pyro["port"],
@@ -46,9 +48,13 @@ class ImageAdder:
             if not quiet:
                 print(f"Callback URI: {self._server.uri}")
                 print("Pyro daemon running.")
+            # The writer first: an unreachable database is an error before any cluster or job exists.
+            self._writer = WriterProcess(self.config["database"])
+            self._writer.start()
             self._backend = make_backend(self.config["cluster"])
             client = self._backend.start()
-            self._tracker = JobTracker(self.config, client, self._backend, config_mod.job_settings(self.config),
+            self._tracker = JobTracker(self.config, client, self._backend, self._writer,
+                                       config_mod.job_settings(self.config),
                                        self._server.uri, self._token, self._events, process=process)
             if not quiet and self.dashboard_link:
                 print(f"Dask dashboard: {self.dashboard_link}")
@@ -131,8 +137,12 @@ class ImageAdder:
     def close(self) -> None:
         """Stop everything this adder started. Unfinished jobs stay queued in the catalogue for a resume."""
         if self._tracker is not None:
-            self._tracker.close()
+            self._tracker.close()  # stops the writer after its last commit
             self._tracker = None
+        elif self._writer is not None:
+            self._writer.stop()
+            self._writer.release()
+        self._writer = None
         if self._backend is not None:
             self._backend.close()
             self._backend = None

@@ -102,6 +102,7 @@ class Store:
         job_rows += [{"path": r["path"], "state": "done", "attempts": r.get("_attempts", 0), "error_kind": None,
                       "last_error": None, "size": r["size"], "mtime": r["mtime"], "worker": r.get("_worker")}
                      for r in records]
+        records = _last_per_path(records)
         with self.conn.begin():
             if records:
                 self._upsert_images(records)

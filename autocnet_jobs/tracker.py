@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Failures that no retry can fix: the same bytes give the same answer.
 PERMANENT_KINDS = frozenset({"unsupported_format", "no_data", "too_small", "no_georeference"})
 TERMINAL = ("done", "failed")
+MAX_WRITER_RESTARTS = 5
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Job:
 
 
 class JobTracker:
-    def __init__(self, cfg: dict, client, backend, settings: dict, uri: str, token: str,
+    def __init__(self, cfg: dict, client, backend, writer: WriterProcess, settings: dict, uri: str, token: str,
                  events: "queue.Queue[tuple]", process: Callable | None = None):
         self.cfg = cfg
         self.client = client
@@ -67,11 +68,11 @@ class JobTracker:
         self._pending_rows: list[dict] = []
         self._known_waiters: dict[str, list] = {}
         self._restarts: list[threading.Thread] = []
+        self._writer_restarts = 0
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.db_down: str | None = None
-        self.writer = WriterProcess(cfg["database"])
-        self.writer.start()
+        self.writer = writer
         self._thread = threading.Thread(target=self._run, name="autocnet-tracker", daemon=True)
         self._stopped = threading.Event()
         self._thread.start()
@@ -251,6 +252,12 @@ class JobTracker:
             self._launch(job)
             self._pending_rows.append(job.row())
 
+    def _fail_terminal(self, job: Job, error: dict) -> None:
+        job.failures += 1
+        job.errors.append(dict(error, attempt=job.failures, worker=dict(job.worker), time=time.time(), log=None))
+        job.state, job.attempt, job.future = "failed", None, None
+        self._pending_rows.append(job.row())
+
     def _launch(self, job: Job) -> None:
         key = f"{TASK_PREFIX}-{uuid.uuid4().hex}"
         job.attempt, job.state, job.started_at, job.worker = key, "queued", None, {}
@@ -289,11 +296,19 @@ class JobTracker:
             log.warning("could not restart worker %s", address, exc_info=True)
 
     def _restart_writer(self) -> None:
+        self._writer_restarts += 1
+        if self._writer_restarts > MAX_WRITER_RESTARTS and self._unacked:
+            # The same records keep killing the writer: fail their jobs instead of looping forever.
+            for path in list(self._unacked):
+                job = self.jobs[path]
+                self._fail_terminal(job, {"kind": errors.DB_WRITE, "type": "WriterDied",
+                                          "message": "the database writer died repeatedly while writing this image"})
+            self._unacked.clear()
         log.warning("database writer died; restarting it and re-sending %d unacknowledged records",
                     len(self._unacked))
         self.writer.release()
         self.writer = WriterProcess(self.cfg["database"])
-        self.writer.start()
+        self.writer.start(wait=False)  # it waits for the database itself; this thread must not block
         self._pending_records = list(self._unacked.values())
         self._pending_rows = [j.row() for j in self.jobs.values()]
 
@@ -330,6 +345,10 @@ class JobTracker:
             if waiter:
                 waiter[0].append(msg[2])
                 waiter[1].set()
+        elif kind == "ready":
+            self.writer.pid = msg[1]
+        elif kind == "fatal":
+            log.error("database writer cannot start: %s", msg[1])
         elif kind == "db_down":
             self.db_down = msg[1]
             log.warning("database unreachable (%s); retrying, no job is failed for it", msg[1])

@@ -24,21 +24,27 @@ log = logging.getLogger(__name__)
 _BACKOFF_MAX = 5.0
 
 
-def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queue, outbox: mp.Queue) -> None:
-    """Entry point of the writer process."""
+def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queue, outbox: mp.Queue,
+                retry_connect: bool = False) -> None:
+    """Entry point of the writer process. ``retry_connect``: wait for the database instead of giving up
+    (a restart mid-run, when the database may be the reason the old writer died)."""
     # Ctrl-C in a terminal reaches the whole process group; the adder decides when the writer stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
     from .errors import DatabaseUnavailable
     from .store import open_store
 
     store = open_store(url)
-    try:
-        store.connect()
-    except DatabaseUnavailable as exc:
-        outbox.put(("fatal", str(exc)))
-        return
+    delay = 0.2
+    while True:
+        try:
+            store.connect()
+            break
+        except DatabaseUnavailable as exc:
+            if not retry_connect or not _connection_error(exc):
+                outbox.put(("fatal", str(exc)))
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX)
     outbox.put(("ready", os.getpid()))
 
     records: list[dict] = []
@@ -58,7 +64,12 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queu
                     store.connect()
                 store.write(records, jobs)
                 break
-            except (OperationalError, DatabaseUnavailable) as exc:
+            except Exception as exc:  # noqa: BLE001 - sorted into "connection" and "bad row" below
+                if not _connection_error(exc):
+                    # A bad row: write what can be written one by one and reject the rest.
+                    _isolate(store, records, jobs, outbox, exc)
+                    records, jobs, oldest = [], [], None
+                    return
                 # Connection-level trouble: keep everything, reconnect with backoff.
                 if not down:
                     outbox.put(("db_down", _first_line(exc)))
@@ -66,11 +77,6 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queu
                 store.close()
                 time.sleep(delay)
                 delay = min(delay * 2, _BACKOFF_MAX)
-            except DBAPIError as exc:
-                # A bad row: write what can be written one by one and reject the rest.
-                _isolate(store, records, jobs, outbox, exc)
-                records, jobs, oldest = [], [], None
-                return
         if down:
             outbox.put(("db_up", None))
         if records:
@@ -103,16 +109,36 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queu
     store.close()
 
 
-def _known(store) -> dict[str, Any]:
-    from sqlalchemy.exc import OperationalError
+def _connection_error(exc: BaseException) -> bool:
+    """True for trouble with the connection (retry later), False for trouble with the data (reject it)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
+    from .errors import DatabaseUnavailable
+
+    if isinstance(exc, (OperationalError, DatabaseUnavailable)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    try:
+        import psycopg
+
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return True
+    except ImportError:
+        pass
+    return False
+
+
+def _known(store) -> dict[str, Any]:
     delay = 0.2
     while True:
         try:
             if store.conn is None:
                 store.connect()
             return store.known()
-        except OperationalError:
+        except Exception as exc:  # noqa: BLE001
+            if not _connection_error(exc):
+                raise
             store.close()
             time.sleep(delay)
             delay = min(delay * 2, _BACKOFF_MAX)
@@ -153,13 +179,18 @@ class WriterProcess:
         self.process: mp.Process | None = None
         self.pid: int | None = None
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 60.0, wait: bool = True) -> None:
+        """Start the process; with ``wait`` block until it is connected (DatabaseUnavailable if it cannot)."""
         from .errors import DatabaseUnavailable
 
         self.process = self._ctx.Process(
             target=writer_main, name="autocnet-writer", daemon=True,
-            args=(self._cfg["url"], self._cfg["batch_size"], self._cfg["flush_interval"], self.inbox, self.outbox))
+            args=(self._cfg["url"], self._cfg["batch_size"], self._cfg["flush_interval"], self.inbox, self.outbox,
+                  not wait))
         self.process.start()
+        if not wait:
+            self.pid = self.process.pid
+            return
         try:
             kind, value = self.outbox.get(timeout=timeout)
         except queue.Empty:
