@@ -1,0 +1,215 @@
+"""The ground footprint of an image: a valid MULTIPOLYGON in its body's lon/lat.
+
+Conventions (DESIGN.md, "Geospatial conventions"): longitude in [-180, 180], east-positive; planetocentric
+latitude; split at the antimeridian; a footprint containing a pole is closed through the pole.
+
+Sources, in order:
+
+1. ``isis_polygon`` - the footprint polygon an ISIS3 cube carries after ``footprintinit``
+   (:mod:`.isis_polygon`), normalised from ISIS's 0..360 longitudes. Used as is, even when the cube was
+   cropped after ``footprintinit`` (the note then says the polygon describes the uncropped image).
+2. ``georeference`` - the image's CRS and geotransform. The boundary of the *valid* pixels (nodata, GDAL
+   masks and ISIS special pixels excluded, :func:`.pixels.valid_mask`) is traced on a mask read at most
+   ``MAX_SIDE`` pixels a side, holes smaller than ``HOLE_MIN_FRACTION`` of the image filled, every edge
+   densified to ``EDGE_SEGMENTS`` vertices per image side (never just the corners: a straight image edge is a
+   curve on the body), and taken pixel -> native CRS -> the CRS's own geographic lon/lat (:mod:`.lonlat`).
+   Each ring is unwrapped across the antimeridian, closed through a pole it winds around, and cut back into
+   [-180, 180] (:mod:`.antimeridian`). A map that covers every longitude to within a pixel of a pole is
+   extended to the pole.
+3. none - ``geometry`` is None and ``note`` says why (no georeferencing and no polygon: a camera model is
+   needed; a CRS PROJ cannot invert, such as a Mercator with scale factor 0; no valid pixel).
+
+``compute_footprint`` does not raise for a readable image: problems become the note.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio.features
+import shapely
+import shapely.affinity
+from pyproj.exceptions import CRSError, ProjError
+from rasterio.enums import MaskFlags, Resampling
+from shapely.errors import GEOSException
+from shapely.geometry import MultiPolygon, Polygon, shape
+
+from .antimeridian import clean, cover_pole_gaps, normalise, ring_region
+from .bodies import body_of
+from .isis_polygon import isis_footprint
+from .labels import isis3_label
+from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_size_degrees, pixel_to_native
+from .pixels import valid_mask
+
+MAX_SIDE = 1024            # the validity mask is read at most this many pixels a side
+EDGE_SEGMENTS = 256        # densify boundaries to at least this many vertices per image side
+HOLE_MIN_FRACTION = 1e-4   # holes smaller than this fraction of the image are filled
+NO_CAMERA = "no georeferencing and no ISIS footprint polygon; a camera model is needed"
+
+
+@dataclass
+class Footprint:
+    geometry: shapely.MultiPolygon | None   # body lon/lat, lon in [-180, 180], planetocentric, east-positive
+    source: str | None                      # "isis_polygon" | "georeference" | None
+    note: str | None                        # why there is none, or caveats
+    body: str | None                        # "Mars", "Moon", "Vesta", "Earth", ...
+    iau_code: str | None                    # e.g. "IAU_2015:49900"
+    crs_wkt: str | None                     # the image's native CRS as WKT
+
+
+def compute_footprint(ds, path: str, band: int = 1) -> Footprint:
+    """The footprint of the open dataset ``ds`` (opened from ``path``), traced on band ``band``."""
+    path = str(path)
+    body, code = body_of(ds, path)
+    crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
+
+    geom, note = isis_footprint(path)
+    if geom is not None:
+        return Footprint(geom, "isis_polygon", note, body, code, crs_wkt)
+    polygon_problem = note
+
+    if not is_georeferenced(ds):
+        why = _no_georeference_reason(ds, path)
+        return Footprint(None, None, _join(why, polygon_problem), body, code, crs_wkt)
+    try:
+        geom, note = georeference_footprint(ds, band)
+    except NotInvertible as exc:
+        return Footprint(None, None, _join(str(exc), polygon_problem), body, code, crs_wkt)
+    except (ProjError, CRSError, GEOSException) as exc:
+        why = f"the footprint could not be traced from the georeferencing: {type(exc).__name__}: {exc}"
+        return Footprint(None, None, _join(why, polygon_problem), body, code, crs_wkt)
+    source = "georeference" if geom is not None else None
+    return Footprint(geom, source, _join(note, polygon_problem), body, code, crs_wkt)
+
+
+def _join(*notes: str | None) -> str | None:
+    text = "; ".join(n for n in notes if n)
+    return text or None
+
+
+def _no_georeference_reason(ds, path: str) -> str:
+    if ds.crs is not None:
+        return f"{NO_CAMERA} (the image has a CRS but no geotransform)"
+    if not ds.transform.is_identity:
+        return f"{NO_CAMERA} (the image has a geotransform but no CRS)"
+    if ds.gcps and ds.gcps[0]:
+        return f"{NO_CAMERA} (the image has only ground control points, which are not used for footprints)"
+    if ds.rpcs is not None:
+        return f"{NO_CAMERA} (the image has only RPCs, which are not used for footprints)"
+    label = isis3_label(path)
+    if label is not None and label.find("Kernels") is not None:
+        return f"{NO_CAMERA} (level-1 ISIS cube: run ISIS footprintinit, or install a camera plug-in)"
+    return NO_CAMERA
+
+
+# --- tracing the valid-data boundary -------------------------------------------------------------------
+
+def validity_mask(ds, band: int = 1, max_side: int = MAX_SIDE) -> tuple[np.ndarray, float, float]:
+    """(mask, sx, sy): the band's valid pixels on a grid at most ``max_side`` a side; sx, sy = full px per cell."""
+    factor = max(1, math.ceil(max(ds.width, ds.height) / max_side))
+    shape_out = (max(1, math.ceil(ds.height / factor)), max(1, math.ceil(ds.width / factor)))
+    data = ds.read(band, out_shape=shape_out, resampling=Resampling.nearest)
+    mask = valid_mask(data, ds.dtypes[band - 1], ds.nodatavals[band - 1], ds.driver)
+    flags = ds.mask_flag_enums[band - 1]
+    if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
+        mask &= ds.read_masks(band, out_shape=shape_out, resampling=Resampling.nearest) > 0
+    return mask, ds.width / shape_out[1], ds.height / shape_out[0]
+
+
+def trace_valid_pixels(mask: np.ndarray, sx: float = 1.0, sy: float = 1.0,
+                       hole_min_area: float = 0.0) -> list[Polygon]:
+    """Polygons (full-resolution pixel coordinates, GDAL convention) around the True cells of ``mask``."""
+    polys = []
+    for geom, _value in rasterio.features.shapes(mask.astype(np.uint8), mask=mask, connectivity=4):
+        poly = shape(geom)
+        poly = shapely.affinity.scale(poly, xfact=sx, yfact=sy, origin=(0.0, 0.0))
+        holes = [r for r in poly.interiors if Polygon(r).area >= hole_min_area]
+        polys.append(Polygon(poly.exterior, holes))
+    return polys
+
+
+def _pole_pixels(tr: LonLatTransformer, transform) -> dict[int, tuple[float, float] | None]:
+    """Pixel coordinates of the north (+1) and south (-1) poles, where the projection can place them."""
+    out: dict[int, tuple[float, float] | None] = {}
+    inverse = ~transform
+    for pole in (1, -1):
+        x, y = tr.native(0.0, 90.0 * pole)
+        x, y = float(x), float(y)
+        if math.isfinite(x) and math.isfinite(y):
+            col, row = pixel_to_native(inverse, x, y)
+            out[pole] = (float(col), float(row))
+        else:
+            out[pole] = None
+    return out
+
+
+def _ring_lonlat_region(ring, step: float, tr: LonLatTransformer, transform, poles) -> shapely.Geometry:
+    """The lon/lat region bounded by one pixel-space ring, normalised to [-180, 180]."""
+    dense = shapely.segmentize(ring, step)
+    col, row = np.asarray(dense.coords).T
+    lon, lat = tr(*pixel_to_native(transform, col, row))
+    pole = None
+    ring_poly = Polygon(ring)
+    for p, px in poles.items():
+        if px is not None and ring_poly.contains(shapely.Point(px)):
+            pole = p
+            break
+    lon, lat = _split_pole_vertices(lon, lat)
+    region = ring_region(lon, lat, pole)
+    return normalise(region) if region is not None else Polygon()
+
+
+def _split_pole_vertices(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A lone vertex exactly on a pole has no longitude: replace it by the pole at both neighbours' longitudes."""
+    at_pole = np.abs(lat) >= 90.0 - 1e-9
+    if not at_pole.any() or at_pole.all():
+        return lon, lat
+    out_lon, out_lat = [], []
+    n = len(lon)
+    for i in range(n):
+        prev, nxt = (i - 1) % n, (i + 1) % n
+        if at_pole[i] and not at_pole[prev] and not at_pole[nxt]:
+            out_lon += [lon[prev], lon[nxt]]
+            out_lat += [lat[i], lat[i]]
+        else:
+            out_lon.append(lon[i])
+            out_lat.append(lat[i])
+    return np.asarray(out_lon), np.asarray(out_lat)
+
+
+def georeference_footprint(ds, band: int = 1) -> tuple[MultiPolygon | None, str | None]:
+    """(footprint, note) traced from the valid pixels of a georeferenced image.
+
+    Raises NotInvertible when PROJ cannot take the CRS back to lon/lat.
+    """
+    tr = LonLatTransformer(ds.crs.to_wkt())
+    transform = ds.transform
+    clon, clat = tr(*pixel_to_native(transform, [ds.width / 2.0], [ds.height / 2.0]))
+    if not (np.isfinite(clon[0]) and np.isfinite(clat[0])):
+        raise NotInvertible(f"PROJ returns no lon/lat for the image centre in the CRS {tr.crs.name!r}")
+
+    mask, sx, sy = validity_mask(ds, band)
+    if not mask.any():
+        return None, f"band {band} has no valid pixel"
+    pixel_polys = trace_valid_pixels(mask, sx, sy, HOLE_MIN_FRACTION * ds.width * ds.height)
+    step = max(ds.width, ds.height) / EDGE_SEGMENTS
+    poles = _pole_pixels(tr, transform)
+
+    regions = []
+    for poly in pixel_polys:
+        region = _ring_lonlat_region(poly.exterior, step, tr, transform, poles)
+        holes = [_ring_lonlat_region(r, step, tr, transform, poles) for r in poly.interiors]
+        if holes:
+            region = region.difference(shapely.union_all(holes))
+        if not region.is_empty:
+            regions.append(region)
+    geom = shapely.union_all(regions) if regions else Polygon()
+    geom = cover_pole_gaps(geom, pixel_size_degrees(transform, tr.crs))
+    geom = clean(geom)
+    if geom is None:
+        return None, "the valid pixels do not map to any area on the body"
+    note = None
+    if sx > 1.0 or sy > 1.0:
+        note = f"traced on the validity mask read at 1/{max(sx, sy):.3g} resolution"
+    return geom, note

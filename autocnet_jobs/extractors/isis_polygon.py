@@ -1,0 +1,101 @@
+"""The footprint polygon an ISIS3 cube carries after ``footprintinit``.
+
+The label has ``Object = Polygon`` with ``Name = Footprint``, ``StartByte`` (1-based) and ``Bytes``; the blob
+at that place is WKT ``MULTIPOLYGON`` in planetocentric, east-positive lon/lat with longitude in 0..360, split by
+ISIS at the 0/360 seam and closed along the pole when the image contains one. :func:`isis_footprint` returns it
+normalised to [-180, 180] (see :mod:`.antimeridian`).
+
+A polygon is only as current as the cube's geometry when ``footprintinit`` ran. The cube's History blob lists
+the programs applied in order; when one that changes the image's extent or pointing (``crop``, ``reduce``,
+``spiceinit``, ``jigsaw``, ...) ran after the last ``footprintinit``, the polygon still describes the earlier
+image. It is used as is - ISIS users query these footprints, and no camera is available here to recompute
+them - and the footprint's note says so. The 5x5 sample crops F704b51 and I52634011RDR are such cubes: their
+polygons are the footprints of the uncropped Viking and THEMIS images.
+"""
+from __future__ import annotations
+
+import re
+
+import shapely
+from shapely.errors import GEOSException
+
+from .antimeridian import clean, normalise
+from .labels import Block, isis3_label, read_blob
+
+# ISIS programs after which a footprint polygon no longer describes the cube.
+GEOMETRY_CHANGING = frozenset({
+    "crop", "reduce", "enlarge", "pad", "rotate", "flip", "mirror", "cam2cam", "cam2map", "map2map",
+    "noproj", "spiceinit", "jigsaw", "deltack", "csminit", "hijitreg",
+})
+_HISTORY_ENTRY = re.compile(r"^Object\s*=\s*(\w+)", re.M)
+
+
+def polygon_block(label: Block | None, name: str = "Footprint") -> Block | None:
+    """The label's ``Object = Polygon`` whose ``Name`` is ``name``."""
+    if label is None:
+        return None
+    for block in label.findall("Polygon"):
+        if (block.get("Name") or "").strip().lower() == name.lower():
+            return block
+    return None
+
+
+def history_programs(path: str, label: Block) -> list[str]:
+    """Names of the ISIS programs in the cube's History blob, oldest first ([] when there is none)."""
+    for block in label.findall("History"):
+        try:
+            text = read_blob(path, int(block.get("StartByte")), int(block.get("Bytes"))).decode("latin-1")
+        except (OSError, TypeError, ValueError):
+            return []
+        return _HISTORY_ENTRY.findall(text)
+    return []
+
+
+def staleness(path: str, label: Block) -> str | None:
+    """Why the footprint polygon may not describe the cube as it is now, or None."""
+    programs = history_programs(path, label)
+    if "footprintinit" not in programs:
+        return None
+    last = len(programs) - 1 - programs[::-1].index("footprintinit")
+    later = [p for p in programs[last + 1:] if p.lower() in GEOMETRY_CHANGING]
+    if not later:
+        return None
+    note = (f"the ISIS footprint polygon predates {', '.join(dict.fromkeys(later))} in the cube's History, "
+            "so it describes the image before that step; used as is")
+    alpha = label.find("AlphaCube")
+    if alpha is not None and alpha.get("AlphaSamples"):
+        note += (f" (this cube is {alpha.get('BetaSamples')}x{alpha.get('BetaLines')} px of a "
+                 f"{alpha.get('AlphaSamples')}x{alpha.get('AlphaLines')} px original)")
+    return note
+
+
+def raw_footprint(path: str) -> shapely.Geometry | None:
+    """The polygon exactly as stored (0..360 longitudes), or None when the cube has none.
+
+    Raises ValueError when the label names a polygon that cannot be read.
+    """
+    block = polygon_block(isis3_label(path))
+    if block is None:
+        return None
+    try:
+        blob = read_blob(path, int(block.get("StartByte")), int(block.get("Bytes")))
+        return shapely.from_wkt(blob.decode("ascii", "replace").strip("\x00 \r\n\t"))
+    except (OSError, TypeError, ValueError, GEOSException) as exc:
+        raise ValueError(f"the ISIS footprint polygon cannot be read: {exc}") from None
+
+
+def isis_footprint(path: str) -> tuple[shapely.MultiPolygon | None, str | None]:
+    """(footprint in [-180, 180], note) from the cube's ISIS polygon; (None, None) when it has none.
+
+    The note carries caveats (stale polygon) or, with geometry None, why the polygon was unusable.
+    """
+    try:
+        raw = raw_footprint(path)
+    except ValueError as exc:
+        return None, str(exc)
+    if raw is None:
+        return None, None
+    geom = clean(normalise(shapely.make_valid(raw)))
+    if geom is None:
+        return None, "the ISIS footprint polygon is empty"
+    return geom, staleness(path, isis3_label(path))

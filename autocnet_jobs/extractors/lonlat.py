@@ -1,0 +1,125 @@
+"""From an image's native CRS to the body's planetocentric, east-positive lon/lat (degrees).
+
+The geographic CRS is the native CRS's own ``geodetic_crs`` (for a projected CRS the base geographic CRS,
+so only the inverse projection runs, never a datum shift). When that geographic CRS is on an ellipsoid that is
+not a sphere, PROJ returns planetographic (geodetic) latitude; it is converted to planetocentric with
+``tan(lat_c) = (b/a)^2 tan(lat_g)``. On a sphere (as ISIS writes its maps: ``Mars_localRadius``, ...) the two
+are the same. Longitude is wrapped to [-180, 180]; a latitude a map places beyond a pole (a global
+equirectangular map whose last row overhangs the pole) is clamped to the pole.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyproj
+from affine import Affine
+from pyproj.exceptions import CRSError, ProjError
+
+
+class NotInvertible(ValueError):
+    """PROJ cannot turn this CRS's coordinates back into lon/lat (the message says why)."""
+
+
+def geographic_crs(crs: pyproj.CRS) -> pyproj.CRS:
+    """The geographic CRS whose lon/lat the native CRS is built on."""
+    geo = crs.geodetic_crs
+    if geo is None:
+        raise NotInvertible(f"the CRS {crs.name!r} has no geodetic CRS (an engineering or local CRS)")
+    return geo
+
+
+def _scale_factor_problem(crs: pyproj.CRS) -> str | None:
+    conv = crs.coordinate_operation
+    for p in getattr(conv, "params", None) or []:
+        if "scale factor" in p.name.lower() and p.value == 0:
+            return f"its {p.name} is 0"
+    return None
+
+
+def ocentric_latitude(lat: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Planetocentric latitude (degrees) from planetographic (geodetic) latitude on an ellipsoid a, b."""
+    if a == b:
+        return lat
+    rad = np.radians(lat)
+    return np.degrees(np.arctan2((b / a) ** 2 * np.sin(rad), np.cos(rad)))
+
+
+def wrap_longitude(lon: np.ndarray) -> np.ndarray:
+    """Longitude wrapped to [-180, 180] (180 stays 180, -180 stays -180)."""
+    lon = np.asarray(lon, dtype=float)
+    out = (lon + 180.0) % 360.0 - 180.0
+    return np.where((out == -180.0) & (lon > 0), 180.0, out)
+
+
+class LonLatTransformer:
+    """Native CRS coordinates -> (lon, lat) planetocentric degrees; raises NotInvertible up front."""
+
+    def __init__(self, crs_wkt: str):
+        try:
+            self.crs = pyproj.CRS.from_wkt(crs_wkt)
+        except CRSError as exc:
+            raise NotInvertible(f"PROJ cannot read the CRS: {exc}") from None
+        self.geographic = geographic_crs(self.crs)
+        reason = _scale_factor_problem(self.crs)
+        try:
+            self._to_geo = pyproj.Transformer.from_crs(self.crs, self.geographic, always_xy=True)
+        except ProjError as exc:
+            why = str(exc).split("(Internal Proj Error:")[-1].strip(" )")
+            raise NotInvertible(f"PROJ cannot invert the CRS {self.crs.name!r}"
+                                f"{' (' + reason + ')' if reason else ''}: {why}") from None
+        if reason:
+            raise NotInvertible(f"PROJ cannot invert the CRS {self.crs.name!r}: {reason}")
+        ell = self.geographic.ellipsoid
+        spherical_cs = self.geographic.coordinate_system is not None and \
+            self.geographic.coordinate_system.name == "spherical"
+        self._ab = None
+        if ell is not None and not spherical_cs and ell.semi_minor_metre != ell.semi_major_metre:
+            self._ab = (ell.semi_major_metre, ell.semi_minor_metre)
+
+    def __call__(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """lon, lat for native coordinates x, y (arrays); NaN where PROJ has no answer."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        lon, lat = self._to_geo.transform(x, y, errcheck=False)
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        bad = ~(np.isfinite(lon) & np.isfinite(lat))
+        lat = np.clip(lat, -90.0, 90.0)
+        if self._ab is not None:
+            lat = ocentric_latitude(lat, *self._ab)
+        lon = wrap_longitude(lon)
+        lon[bad] = np.nan
+        lat[bad] = np.nan
+        return lon, lat
+
+    def native(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """Native coordinates of geographic lon/lat (in the geographic CRS's own latitude); inf where none."""
+        x, y = self._to_geo.transform(np.asarray(lon, float), np.asarray(lat, float), direction="INVERSE",
+                                      errcheck=False)
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def pixel_to_native(transform: Affine, col, row) -> tuple[np.ndarray, np.ndarray]:
+    """GDAL affine: (col, row) with (0, 0) the top-left corner of the top-left pixel -> native x, y."""
+    a, b, c, d, e, f = tuple(transform)[:6]
+    col = np.asarray(col, dtype=float)
+    row = np.asarray(row, dtype=float)
+    return a * col + b * row + c, d * col + e * row + f
+
+
+def is_georeferenced(ds) -> bool:
+    """True when the dataset has a CRS and a real (non-identity) geotransform."""
+    return ds.crs is not None and not ds.transform.is_identity
+
+
+def pixel_size_degrees(transform: Affine, crs: pyproj.CRS) -> float:
+    """Rough angular size of one pixel on the body (degrees), for tolerances."""
+    side = abs(transform.a * transform.e - transform.b * transform.d) ** 0.5
+    if crs.is_geographic:
+        return side
+    unit = 1.0
+    try:
+        unit = crs.axis_info[0].unit_conversion_factor or 1.0
+    except (IndexError, AttributeError):
+        pass
+    a = crs.ellipsoid.semi_major_metre if crs.ellipsoid else 6378137.0
+    return float(np.degrees(side * unit / a))
