@@ -42,11 +42,11 @@ class SlurmBackend(ClusterBackend):
 
         s = self.config["slurm"]
         self.cluster = SLURMCluster(**self.cluster_kwargs())
-        if s["minimum_jobs"] is not None or s["maximum_jobs"] is not None:
-            self.cluster.adapt(minimum_jobs=s["minimum_jobs"] or 0,
-                               maximum_jobs=s["maximum_jobs"] or self.config["n_workers"])
-        else:
-            self.cluster.scale(jobs=self.config["n_workers"])
+        # Always adaptive, so a worker job that dies (scancel, node failure, walltime) is replaced.
+        n = self.config["n_workers"]
+        lo = s["minimum_jobs"] if s["minimum_jobs"] is not None else n
+        hi = s["maximum_jobs"] if s["maximum_jobs"] is not None else max(n, lo)
+        self.cluster.adapt(minimum_jobs=lo, maximum_jobs=hi)
         return Client(self.cluster)
 
     def worker_log(self, worker_info: dict) -> str | None:
