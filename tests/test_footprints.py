@@ -9,7 +9,6 @@ poles.
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pvl
@@ -17,15 +16,15 @@ import pyproj
 import pytest
 import rasterio
 import shapely
+import shapely.affinity
 from affine import Affine
-from rasterio.errors import NotGeoreferencedWarning
 from shapely.geometry import LineString, MultiPolygon, Point, box
 
 from autocnet_jobs.extractors.footprints import compute_footprint
 from autocnet_jobs.extractors.pixels import valid_mask
 from tests.conftest import sample
 
-warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
+pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 
 ISIS_POLYGON = ["e0902065.cal.sub.cub", "AS15-M-0297_crop.cub", "AS15-M-0298_crop.cub",
                 "F704b51.lev1_slo_crop.cub", "I52634011RDR_crop.cub"]

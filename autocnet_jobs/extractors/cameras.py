@@ -1,0 +1,165 @@
+"""Camera models: how an image's pixels map to the body, as a plain dict that can cross the wire.
+
+``camera_model(ds, path)`` returns
+
+* for a georeferenced image (a CRS and a non-identity geotransform)::
+
+      {"type": "affine", "crs_wkt": <native CRS WKT>, "transform": [a, b, c, d, e, f],   # GDAL order
+       "geographic_crs_wkt": <the CRS's own geographic CRS>, "width": int, "height": int,
+       "rpcs": {...}}          # only when GDAL exposes RPCs
+
+* for any other image, the first answer of the installed camera plug-ins (below), else
+  ``{"type": None, "reason": "..."}`` saying why there is no model (a CRS PROJ cannot invert also lands here,
+  with the CRS and geotransform kept for information).
+
+Every value is a plain str / int / float / list / dict / None, so the dict goes through JSON, serpent
+(Pyro5) and database JSON columns unchanged.
+
+``pixel_to_lonlat(camera, x, y)`` evaluates an ``"affine"`` model: ``x`` = column, ``y`` = row, in pixels,
+with (0, 0) the **centre** of the top-left pixel (the OpenCV / keypoint convention; GDAL's geotransform puts
+(0, 0) at the pixel's corner, so 0.5 is added here). It returns planetocentric, east-positive lon and lat in
+degrees, lon in [-180, 180] - the footprint's conventions - or None for a model it cannot evaluate.
+
+Camera plug-ins
+---------------
+Images without georeferencing (level-1 ISIS cubes, PDS EDRs) need a sensor model this package does not
+carry. Any installed distribution can provide one through an entry point in the group
+``autocnet_jobs.cameras``::
+
+    # pyproject.toml of the plug-in
+    [project.entry-points."autocnet_jobs.cameras"]
+    csm = "my_cameras.csm:camera_for"
+
+The object named is a callable ``camera_for(path: str) -> dict | None``. For an image without georeferencing
+the plug-ins are tried in order of entry-point name; the first one returning a dict wins (its ``"type"``
+defaults to the entry point's name and ``"plugin"`` records which plug-in answered). A plug-in returns None
+for images it does not handle; an exception or a non-serialisable answer is recorded in the final
+``reason`` and the next plug-in is tried. ``pixel_to_lonlat`` returns None for plug-in models.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from importlib.metadata import entry_points
+
+import numpy as np
+
+from .labels import isis3_label
+from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_to_native
+
+ENTRY_POINT_GROUP = "autocnet_jobs.cameras"
+
+
+def plain(value):
+    """``value`` with numpy scalars/arrays, tuples and non-str keys made JSON-safe."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def camera_model(ds, path: str) -> dict:
+    """The camera model of the open dataset ``ds`` (opened from ``path``) as a plain dict."""
+    if is_georeferenced(ds):
+        return _affine_camera(ds)
+    reasons = []
+    found = _plugin_camera(str(path), reasons)
+    if found is not None:
+        return found
+    reasons.insert(0, _no_model_reason(ds, str(path)))
+    out = {"type": None, "reason": "; ".join(reasons)}
+    if ds.rpcs is not None:
+        out["rpcs"] = plain(ds.rpcs.to_dict())
+    return out
+
+
+def _affine_camera(ds) -> dict:
+    wkt = ds.crs.to_wkt()
+    transform = [float(v) for v in tuple(ds.transform)[:6]]
+    try:
+        tr = _transformer(wkt)
+    except NotInvertible as exc:
+        return {"type": None, "reason": str(exc), "crs_wkt": wkt, "transform": transform,
+                "width": int(ds.width), "height": int(ds.height)}
+    camera = {
+        "type": "affine",
+        "crs_wkt": wkt,
+        "transform": transform,
+        "geographic_crs_wkt": tr.geographic.to_wkt(),
+        "width": int(ds.width),
+        "height": int(ds.height),
+    }
+    if ds.rpcs is not None:
+        camera["rpcs"] = plain(ds.rpcs.to_dict())
+    return camera
+
+
+def _plugin_camera(path: str, reasons: list[str]) -> dict | None:
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            result = ep.load()(path)
+        except Exception as exc:   # a broken plug-in must not fail the image; the reason is kept
+            reasons.append(f"camera plug-in {ep.name!r} failed: {type(exc).__name__}: {exc}")
+            continue
+        if result is None:
+            continue
+        if not isinstance(result, dict):
+            reasons.append(f"camera plug-in {ep.name!r} returned {type(result).__name__}, not a dict")
+            continue
+        result = plain(result)
+        try:
+            json.dumps(result)
+        except (TypeError, ValueError) as exc:
+            reasons.append(f"camera plug-in {ep.name!r} returned a dict that is not JSON-safe: {exc}")
+            continue
+        result.setdefault("type", ep.name)
+        result.setdefault("plugin", ep.name)
+        return result
+    return None
+
+
+def _no_model_reason(ds, path: str) -> str:
+    names = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+    plugins = (f"no installed camera plug-in ({', '.join(names)}) handled it" if names else
+               f"no camera plug-in is installed (entry point group {ENTRY_POINT_GROUP!r})")
+    label = isis3_label(path)
+    if label is not None and label.find("Kernels") is not None:
+        kind = "a level-1 ISIS cube (SPICE attached) without georeferencing"
+    elif ds.rpcs is not None:
+        kind = "the image has RPCs but no geotransform or CRS"
+    elif ds.gcps and ds.gcps[0]:
+        kind = "the image has only ground control points"
+    elif ds.crs is not None:
+        kind = "the image has a CRS but no geotransform"
+    elif not ds.transform.is_identity:
+        kind = "the image has a geotransform but no CRS"
+    else:
+        kind = "the image has no georeferencing"
+    return f"{kind}; {plugins}"
+
+
+@functools.lru_cache(maxsize=32)
+def _transformer(crs_wkt: str) -> LonLatTransformer:
+    return LonLatTransformer(crs_wkt)
+
+
+def pixel_to_lonlat(camera: dict, x, y) -> tuple[np.ndarray, np.ndarray] | None:
+    """(lon, lat) in degrees for pixel coordinates x (column), y (row); None when the model can't say.
+
+    (0, 0) is the centre of the top-left pixel. Longitude is in [-180, 180], latitude planetocentric;
+    NaN where the projection has no answer.
+    """
+    if not camera or camera.get("type") != "affine":
+        return None
+    try:
+        tr = _transformer(camera["crs_wkt"])
+    except NotInvertible:
+        return None
+    x = np.asarray(x, dtype=float) + 0.5
+    y = np.asarray(y, dtype=float) + 0.5
+    return tr(*pixel_to_native(camera["transform"], x, y))
