@@ -83,7 +83,7 @@ def make_detector(method: str, parameters: dict, nfeatures: int | None = None) -
         raise ExtractionError(f"cannot create the {method} extractor with parameters {parameters}: {exc}") from None
 
 
-def _spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
     """(window start, window end, core start, core end) along one axis; cores partition [0, length)."""
     if length <= tile:
         return [(0, length, 0, length)]
@@ -131,13 +131,13 @@ def extract_features(ds: rasterio.DatasetReader, band: int,
         keypoints, descriptors = _empty(detector)
         return keypoints, descriptors, (f"image too small for feature detection: {width}x{height} px{scaled}; "
                                         f"detectors need at least {MIN_SIDE} px in each dimension")
-    xs, ys = _spans(wd, s["tile_size"], s["tile_overlap"]), _spans(hd, s["tile_size"], s["tile_overlap"])
+    xs, ys = tile_spans(wd, s["tile_size"], s["tile_overlap"]), tile_spans(hd, s["tile_size"], s["tile_overlap"])
     tiles = [(x, y) for y in ys for x in xs]
     stretch = estimate_stretch(ds, band) if len(tiles) > 1 else None  # one stretch for all tiles
     quotas = _quotas([(x[3] - x[2]) * (y[3] - y[2]) for x, y in tiles], s["max_features"])
-    kept_kps, kept_desc = [], []
+    kept_kps, kept_desc, kept_tile = [], [], []
     carry, n_valid = 0, 0
-    for (x0, x1, cx0, cx1), (y0, y1, cy0, cy1) in tiles:
+    for index, ((x0, x1, cx0, cx1), (y0, y1, cy0, cy1)) in enumerate(tiles):
         quota = quotas.pop(0) + carry
         window = Window(x0 * d, y0 * d, min(x1 * d, width) - x0 * d, min(y1 * d, height) - y0 * d)
         out_shape = (y1 - y0, x1 - x0) if d > 1 else None
@@ -159,6 +159,7 @@ def extract_features(ds: rasterio.DatasetReader, band: int,
             kps[:, 2] *= window.width / img.shape[1]
             kept_kps.append(kps)
             kept_desc.append(desc)
+            kept_tile.append(np.full(len(kps), index))
         del img, valid
     if not kept_kps:
         if n_valid == 0:
@@ -167,8 +168,36 @@ def extract_features(ds: rasterio.DatasetReader, band: int,
         return keypoints, descriptors, (f"no keypoints found by {method} in {n_valid} valid pixels "
                                         "(too little texture or contrast)")
     keypoints, descriptors = np.concatenate(kept_kps), np.concatenate(kept_desc)
+    if len(tiles) > 1:
+        # Seams in full-resolution centre coordinates: working pixel c starts at full-res corner c * d.
+        seams = ([x[2] * d - 0.5 for x in xs[1:]], [y[2] * d - 0.5 for y in ys[1:]])
+        keep = _seam_unique(keypoints, np.concatenate(kept_tile), seams, radius=float(d))
+        keypoints, descriptors = keypoints[keep], descriptors[keep]
     order = np.argsort(-keypoints[:, 4], kind="stable")[: s["max_features"]]
     return keypoints[order], descriptors[order], None
+
+
+def _seam_unique(kps: np.ndarray, tile: np.ndarray, seams: tuple[list[float], list[float]],
+                 radius: float) -> np.ndarray:
+    """Mask dropping the weaker of two keypoints from different tiles within ``radius`` px across a seam.
+
+    Core ownership already keeps each detection once; this removes the same feature detected on both sides of a
+    seam a fraction of a pixel apart (tile borders shift a detection slightly).
+    """
+    keep = np.ones(len(kps), bool)
+    near = np.zeros(len(kps), bool)
+    for axis, lines in enumerate(seams):
+        if lines:
+            near |= np.min(np.abs(kps[:, axis, None] - np.asarray(lines)[None, :]), axis=1) <= radius
+    cand = np.flatnonzero(near)
+    cand = cand[np.argsort(kps[cand, 0])]
+    for a, i in enumerate(cand):
+        for j in cand[a + 1:]:
+            if kps[j, 0] - kps[i, 0] > radius:
+                break
+            if tile[i] != tile[j] and math.hypot(kps[j, 0] - kps[i, 0], kps[j, 1] - kps[i, 1]) <= radius:
+                keep[j if kps[j, 4] < kps[i, 4] else i] = False
+    return keep
 
 
 def _detect_tile(detector: cv2.Feature2D, img: np.ndarray, valid: np.ndarray, core: tuple[int, int, int, int],
