@@ -1,0 +1,108 @@
+"""One image in, one plain record out: the function every worker (Dask task, Slurm job, test) runs.
+
+The record travels over a Pyro5 serpent channel to the tracker and then to the database writer, so it holds only
+plain JSON-safe Python values (no numpy scalars, no bytes, no NaN). Bad input raises a typed ImageError; the
+keypoint file is written atomically and only after everything else about the image succeeded, so a failed
+attempt leaves no keypoint file behind and a retry starts clean.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+import rasterio
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+
+from ..errors import ImageError
+from .cameras import camera_model, pixel_to_lonlat
+from .features import effective_settings, extract_features
+from .footprints import compute_footprint
+from .keypoint_file import keypoints_path_for, write_keypoints
+from .reading import file_checksum, open_image
+
+# GDAL's block cache defaults to 5% of RAM and would keep every block of a huge image it has read; tiles are
+# read once, so a small cache bounds memory without costing speed. (GDAL reads this at its first cache use.)
+GDAL_CACHEMAX_MB = 128
+
+RECORD_KEYS = ("path", "name", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
+               "iau_code", "crs_wkt", "footprint_wkb", "footprint_source", "footprint_note", "camera",
+               "keypoints_path", "n_keypoints", "extractor", "extractor_params", "note")
+
+
+def process_image(path: str, settings: dict) -> dict:
+    """Extract keypoints, camera and footprint of the image at ``path``; return its record (see RECORD_KEYS).
+
+    ``settings`` is ``config.job_settings(cfg)``: {"reading": {"band"}, "extractor": {...}, "output": {...}}.
+    """
+    path = os.path.abspath(path)
+    band = settings.get("reading", {}).get("band", 1)
+    extractor = effective_settings(settings.get("extractor", {}))
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHEMAX_MB):
+        with open_image(path) as ds:
+            if not isinstance(band, int) or not 1 <= band <= ds.count:
+                raise ImageError(f"{path} has {ds.count} band(s) but band {band!r} was asked for (reading.band): "
+                                 f"set reading.band to a number from 1 to {ds.count}")
+            st = os.stat(path)
+            kps_path = keypoints_path_for(path, settings.get("output", {}))  # fail before the expensive part
+            checksum = file_checksum(path)
+            keypoints, descriptors, note = extract_features(ds, band, extractor)
+            footprint = compute_footprint(ds, path, band)
+            camera = camera_model(ds, path)
+            lonlat = _lonlat(camera, keypoints)
+            width, height, count, driver = ds.width, ds.height, ds.count, ds.driver
+    attrs = {"extractor": extractor["method"], "parameters": extractor, "image_width": width,
+             "image_height": height, "source_checksum": checksum, "source_path": path, "band": band,
+             "note": note or ""}
+    write_keypoints(kps_path, keypoints, descriptors, attrs, lonlat)
+    record = {
+        "path": path, "name": os.path.basename(path), "checksum": checksum, "size": st.st_size,
+        "mtime": st.st_mtime, "driver": driver, "width": width, "height": height, "bands": count,
+        "body": footprint.body, "iau_code": footprint.iau_code, "crs_wkt": footprint.crs_wkt,
+        "footprint_wkb": _hex_wkb(footprint.geometry), "footprint_source": footprint.source,
+        "footprint_note": footprint.note, "camera": camera, "keypoints_path": kps_path,
+        "n_keypoints": len(keypoints), "extractor": extractor["method"], "extractor_params": extractor,
+        "note": note,
+    }
+    return {key: plain(record[key]) for key in RECORD_KEYS}
+
+
+def _lonlat(camera: dict, keypoints: np.ndarray) -> np.ndarray | None:
+    """(N, 2) lon/lat of every keypoint through the camera model, or None without a camera."""
+    if not camera or camera.get("type") is None or len(keypoints) == 0:
+        return None
+    result = pixel_to_lonlat(camera, keypoints[:, 0].astype(np.float64), keypoints[:, 1].astype(np.float64))
+    if result is None:
+        return None
+    lon, lat = result
+    return np.column_stack([np.asarray(lon, np.float64), np.asarray(lat, np.float64)])
+
+
+def _hex_wkb(geometry) -> str | None:
+    """Hex WKB of a 2D MultiPolygon without SRID (the writer adds the body's SRID), or None."""
+    if geometry is None or geometry.is_empty:
+        return None
+    if isinstance(geometry, Polygon):
+        geometry = MultiPolygon([geometry])
+    return shapely.to_wkb(geometry, hex=True, output_dimension=2, include_srid=False)
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-safe Python: numpy scalars/arrays to int/float/list, tuples to lists, NaN/inf to None."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return value.hex()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
