@@ -20,11 +20,11 @@ TASK_PREFIX = "process_image"
 def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
             process: ProcessFn | None = None) -> str:
     """Process ``path`` and report the outcome for ``attempt``. Returns "succeeded" or "failed"."""
-    _limit_threads()
-    if process is None:
-        from .extractors.pipeline import process_image as process
     callbacks.call(uri, token, "started", attempt, callbacks.worker_info())
     try:
+        _limit_threads()
+        if process is None:
+            from .extractors.pipeline import process_image as process
         record = process(path, settings)
     except Exception as exc:  # noqa: BLE001 - every error is reported, typed when it is an ImageError
         error = {"kind": error_kind(exc), "type": type(exc).__name__, "message": str(exc) or repr(exc),

@@ -17,7 +17,7 @@ from autocnet_jobs import ImageAdder, InputDirectoryError, queries
 from autocnet_jobs.errors import ImageError
 
 from . import faults
-from .conftest import link_images
+from .conftest import DATA_DIR, link_images
 from .helpers import children, config, listening_ports, pids_with_file_open, tiny_files
 
 MAP_PROJECTED = ["no_change_before.cub", "ESP_014038_1415_RED0.30421_33069.boulder_shift.before.cub",
@@ -61,7 +61,7 @@ def sample_run(tmp_path_factory):
 
 
 def test_every_sample_ends_terminal_with_typed_reason(sample_run):
-    files = sorted(str(p) for p in sample_run["images"].iterdir())
+    files = sorted(str(sample_run["images"] / p.name) for p in DATA_DIR.iterdir())
     assert sorted(sample_run["submitted"]) == files
     status = sample_run["status"]
     assert set(status) == set(files)
