@@ -71,6 +71,15 @@ def _akaze_factory():
     return factory
 
 
+def akaze_available() -> bool:
+    """Whether this OpenCV build has AKAZE (OpenCV 5 wheels without contrib do not)."""
+    try:
+        _akaze_factory()
+    except ExtractionError:
+        return False
+    return True
+
+
 def make_detector(method: str, parameters: dict, nfeatures: int | None = None) -> cv2.Feature2D:
     """An OpenCV Feature2D for ``method``; ``parameters`` go to its constructor unchanged."""
     try:

@@ -1,0 +1,464 @@
+"""Per-image work on the real sample images and on broken files made in tmp folders.
+
+Every sample image is processed once (module fixture, a tmp folder of symlinks) and the record, the keypoint file
+and the pixels are checked against each other; bad inputs are real files (truncated copies, chmod 000 checked
+as an unprivileged uid, symlink loops). Nothing is written under the shared data folder.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import serpent
+import shapely
+from rasterio.windows import Window
+
+from autocnet_jobs import config
+from autocnet_jobs.errors import (ExtractionError, ImageError, NoData, OutputError, UnreadableImage,
+                                  UnsupportedFormat)
+from autocnet_jobs.extractors import features
+from autocnet_jobs.extractors.features import extract_features, tile_spans
+from autocnet_jobs.extractors.keypoint_file import keypoints_path_for, read_keypoints, write_keypoints
+from autocnet_jobs.extractors.pipeline import RECORD_KEYS, process_image
+from autocnet_jobs.extractors.pixels import valid_mask
+from autocnet_jobs.extractors.reading import file_checksum, open_image, read_band_8bit
+
+from tests.conftest import DATA_DIR, link_images, sample
+
+pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+REPO = Path(__file__).resolve().parents[1]
+SETTINGS = config.job_settings(config.load({}))
+# The only sample that cannot be ingested: raw data whose detached label is the .lbl beside it.
+EXPECTED_ERRORS = {"MI_MAP_03_N51E124N50E125SC_cropped.img": UnsupportedFormat}
+TEXTURE = "no_change_before.cub"   # 600 x 600 HiRISE crop, all valid, rich texture
+
+
+def settings(**extractor) -> dict:
+    s = config.job_settings(config.load({}))
+    s["extractor"].update(extractor)
+    return s
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory) -> dict:
+    """name -> record or the ImageError raised, for every sample image (processed once, in a folder of links)."""
+    folder = link_images(tmp_path_factory.mktemp("samples"))
+    out = {}
+    for link in sorted(folder.iterdir()):
+        try:
+            out[link.name] = process_image(str(link), SETTINGS)
+        except ImageError as exc:
+            out[link.name] = exc
+    out["__folder__"] = folder
+    return out
+
+
+def _is_plain(value) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or type(value) in (str, int, bool)
+
+
+def test_every_sample_is_a_record_or_a_typed_error(processed):
+    folder = processed["__folder__"]
+    names = sorted(p.name for p in DATA_DIR.iterdir())
+    assert len(names) == 26
+    for name in names:
+        result = processed[name]
+        if name in EXPECTED_ERRORS:
+            assert type(result) is EXPECTED_ERRORS[name], (name, result)
+            continue
+        assert isinstance(result, dict), f"{name} raised {result!r}"
+        rec = result
+        assert tuple(rec) == RECORD_KEYS and set(rec) == set(RECORD_KEYS)
+        assert _is_plain(rec), f"{name}: record holds a non-plain value"
+        json.dumps(rec, allow_nan=False)
+        assert serpent.loads(serpent.dumps(rec)) == rec      # the Pyro5 channel's serializer
+        link = folder / name
+        assert rec["path"] == os.path.abspath(link) and rec["name"] == name
+        st = os.stat(link)
+        assert rec["size"] == st.st_size and rec["mtime"] == st.st_mtime
+        assert rec["checksum"] == hashlib.sha256(link.read_bytes()).hexdigest()
+        with rasterio.open(link) as ds:
+            assert (rec["width"], rec["height"], rec["bands"], rec["driver"]) == (ds.width, ds.height, ds.count,
+                                                                                  ds.driver)
+        # The keypoint file sits beside the link (not beside the link's target in the shared data folder).
+        assert rec["keypoints_path"] == str(folder / (os.path.splitext(name)[0] + "_kps.h5"))
+        kp = read_keypoints(rec["keypoints_path"])
+        assert kp["keypoints"].shape == (rec["n_keypoints"], 6) and kp["keypoints"].dtype == np.float32
+        assert kp["descriptors"].shape == (rec["n_keypoints"], 128) and kp["descriptors"].dtype == np.float32
+        assert kp["columns"] == ("x", "y", "size", "angle", "response", "octave")
+        assert kp["source_checksum"] == rec["checksum"] and kp["source_path"] == rec["path"]
+        assert (kp["image_width"], kp["image_height"]) == (rec["width"], rec["height"])
+        assert kp["format_version"] == 1 and kp["extractor"] == "sift" == rec["extractor"]
+        assert kp["parameters"] == rec["extractor_params"]
+        assert rec["n_keypoints"] <= SETTINGS["extractor"]["max_features"]
+        if rec["n_keypoints"]:
+            xy = kp["keypoints"][:, :2]
+            assert (xy >= -0.5).all() and (xy[:, 0] < rec["width"] - 0.5).all()
+            assert (xy[:, 1] < rec["height"] - 0.5).all()
+            assert rec["note"] is None
+        else:
+            assert rec["note"], f"{name}: zero keypoints without a note"
+        if rec["footprint_wkb"] is not None:
+            geom = shapely.from_wkb(bytes.fromhex(rec["footprint_wkb"]))
+            assert geom.geom_type == "MultiPolygon" and not geom.has_z and shapely.get_srid(geom) == 0
+        if rec["camera"].get("type") == "affine" and rec["n_keypoints"]:
+            assert kp["lonlat"].shape == (rec["n_keypoints"], 2) and kp["lonlat"].dtype == np.float64
+        elif rec["camera"].get("type") is None:
+            assert kp["lonlat"] is None
+    assert not [p for p in os.listdir(folder) if p.startswith(".")], "temp or probe files left behind"
+
+
+def test_detached_label_pair(processed):
+    err = processed["MI_MAP_03_N51E124N50E125SC_cropped.img"]
+    assert "MI_MAP_03_N51E124N50E125SC_cropped.lbl" in str(err) and err.kind == "unsupported_format"
+    rec = processed["MI_MAP_03_N51E124N50E125SC_cropped.lbl"]
+    assert (rec["driver"], rec["width"], rec["height"], rec["bands"]) == ("PDS", 5, 5, 9)
+
+
+def test_keypoints_with_a_camera_get_lonlat(processed):
+    rec = processed[TEXTURE]
+    kp = read_keypoints(rec["keypoints_path"])
+    assert rec["camera"]["type"] == "affine" and rec["n_keypoints"] > 100
+    lon, lat = kp["lonlat"].T
+    assert np.isfinite(kp["lonlat"]).all()
+    # Every keypoint's lon/lat lies inside (or on) the image footprint.
+    footprint = shapely.from_wkb(bytes.fromhex(rec["footprint_wkb"]))
+    inside = shapely.contains_xy(footprint.buffer(1e-6), lon, lat)
+    assert inside.all()
+
+
+def _full_valid(path) -> np.ndarray:
+    with rasterio.open(path) as ds:
+        return valid_mask(ds.read(1), ds.dtypes[0], ds.nodata, ds.driver)
+
+
+@pytest.mark.parametrize("name", ["vest64_dtm_specialpixels_downsampled.cub",
+                                  "PSP_002118_1510_1m_o_forPDS_cropped.cub"])
+def test_masked_pixels_get_no_keypoints(processed, name):
+    rec = processed[name]
+    valid = _full_valid(sample(name))
+    assert 0.05 < 1 - valid.mean() < 0.9, "the sample should be partly masked"
+    kps = read_keypoints(rec["keypoints_path"])["keypoints"]
+    assert len(kps) > 0
+    r = 2   # the mask is eroded by features.ERODE_PX: no invalid pixel within 2 px of any keypoint
+    for x, y in kps[:, :2]:
+        col, row = int(round(x)), int(round(y))
+        patch = valid[max(row - r, 0):row + r + 1, max(col - r, 0):col + r + 1]
+        assert patch.all(), f"keypoint at ({x:.1f}, {y:.1f}) next to masked pixels"
+
+
+def test_nodata_half_gets_no_keypoints_and_all_nodata_is_an_error(tmp_path):
+    data, valid = rasterio.open(sample(TEXTURE)).read(1), _full_valid(sample(TEXTURE))
+    lo, hi = np.percentile(data[valid], [1, 99])
+    img = (np.clip((data - lo) / (hi - lo) * 253, 0, 253) + 1).astype(np.uint8)
+    img[~valid] = 0
+    img[:, 300:] = 0
+    path = tmp_path / "half.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=600, height=600, count=1, dtype="uint8", nodata=0) as dst:
+        dst.write(img, 1)
+    with open_image(str(path)) as ds:
+        kps, desc, note = extract_features(ds, 1, {"max_features": 5000})
+    assert len(kps) > 100 and note is None
+    assert kps[:, 0].max() < 300 - features.ERODE_PX + 0.5
+    assert kps[:, 0].max() > 250   # the valid half is covered up to near its edge
+    with rasterio.open(path, "r+") as dst:
+        dst.write(np.zeros_like(img), 1)
+    with pytest.raises(NoData, match="no valid pixel"):
+        process_image(str(path), SETTINGS)
+    assert not glob.glob(str(tmp_path / "*_kps.h5"))
+
+
+def test_one_line_image_gives_zero_keypoints_and_a_note(processed):
+    rec = processed["h6541_0000_ir4_cropped.img"]
+    assert rec["n_keypoints"] == 0 and (rec["width"], rec["height"]) == (1708, 1)
+    assert "too small" in rec["note"] and "1708x1" in rec["note"]
+    kp = read_keypoints(rec["keypoints_path"])
+    assert kp["keypoints"].shape == (0, 6) and kp["descriptors"].shape == (0, 128)
+    assert kp["note"] == rec["note"]
+
+
+def test_read_band_8bit_scales_valid_pixels_only():
+    with open_image(str(sample("vest64_dtm_specialpixels_downsampled.cub"))) as ds:
+        img, valid = read_band_8bit(ds, 1)
+        raw = ds.read(1)
+    assert img.dtype == np.uint8 and valid.dtype == bool and img.shape == raw.shape
+    assert (img[~valid] == 0).all() and (valid == _full_valid(sample("vest64_dtm_specialpixels_downsampled.cub"))).all()
+    # Robust percentiles of the valid pixels: the range is used, and special pixels (-3.4e38) did not squash it.
+    assert img[valid].min() == 0 and img[valid].max() == 255 and np.median(img[valid]) not in (0, 255)
+    order = np.argsort(raw[valid])
+    assert (np.diff(img[valid][order].astype(int)) >= 0).all()   # monotonic stretch
+
+
+# ---- bad inputs -------------------------------------------------------------------------------------------
+
+def _expect(path, error, text):
+    with pytest.raises(error) as info:
+        process_image(str(path), SETTINGS)
+    assert text in str(info.value).lower(), str(info.value)
+    assert not glob.glob(os.path.join(os.path.dirname(str(path)), "*_kps.h5"))
+    return info.value
+
+
+def test_text_file_named_cub(tmp_path):
+    path = tmp_path / "notes.cub"
+    path.write_text("Object = IsisCube\nthis is not really a cube, just text\n" * 20)
+    _expect(path, UnsupportedFormat, "no gdal driver")
+
+
+def test_zero_byte_file(tmp_path):
+    path = tmp_path / "empty.cub"
+    path.touch()
+    _expect(path, UnsupportedFormat, "empty")
+
+
+def test_truncated_cube(tmp_path):
+    src = sample("e0902065.cal.sub.cub").read_bytes()
+    path = tmp_path / "cut.cub"
+    path.write_bytes(src[: len(src) * 6 // 10])
+    _expect(path, UnreadableImage, "truncated")
+
+
+def test_missing_file_and_directory_named_cub(tmp_path):
+    _expect(tmp_path / "nope.cub", UnreadableImage, "does not exist")
+    (tmp_path / "x.cub").mkdir()
+    _expect(tmp_path / "x.cub", UnreadableImage, "directory")
+
+
+def test_symlink_loop_and_broken_link(tmp_path):
+    (tmp_path / "a.cub").symlink_to(tmp_path / "b.cub")
+    (tmp_path / "b.cub").symlink_to(tmp_path / "a.cub")
+    _expect(tmp_path / "a.cub", UnreadableImage, "loop")
+    (tmp_path / "gone.cub").symlink_to(tmp_path / "missing.cub")
+    _expect(tmp_path / "gone.cub", UnreadableImage, "broken symlink")
+
+
+_NOBODY = 65534
+_AS_NOBODY = """
+import os, sys
+from autocnet_jobs.extractors.reading import open_image
+from autocnet_jobs.errors import ImageError
+if os.geteuid() == 0:  # modules are loaded; now drop root so permission bits apply
+    os.setgid({uid}); os.setuid({uid})
+try:
+    open_image(sys.argv[1])
+except ImageError as exc:
+    print(type(exc).__name__, exc.kind, str(exc))
+else:
+    print("OPENED")
+"""
+
+
+def test_unreadable_file_permission_denied():
+    """chmod 000 checked as an unprivileged user (root ignores permission bits, so the check drops root)."""
+    folder = tempfile.mkdtemp(prefix="autocnet-perm-")   # not under pytest's 0700 tmp root: nobody can enter it
+    try:
+        os.chmod(folder, 0o755)
+        path = os.path.join(folder, "locked.cub")
+        shutil.copy(sample("e0902065.cal.sub.cub"), path)
+        os.chmod(path, 0)
+        out = subprocess.run([sys.executable, "-c", _AS_NOBODY.format(uid=_NOBODY), path], capture_output=True,
+                             text=True, cwd=str(REPO), timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith("UnreadableImage unreadable"), out.stdout
+        assert "permission denied" in out.stdout
+        os.chmod(path, 0o644)   # and the same file, readable, opens for the same user: the check can tell
+        out = subprocess.run([sys.executable, "-c", _AS_NOBODY.format(uid=_NOBODY), path], capture_output=True,
+                             text=True, cwd=str(REPO), timeout=60)
+        assert out.stdout.strip() == "OPENED", out.stdout + out.stderr
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_band_beyond_band_count(tmp_path):
+    link = link_images(tmp_path, ["RGB.byte.tif"]) / "RGB.byte.tif"
+    s = config.job_settings(config.load({"reading": {"band": 4}}))
+    with pytest.raises(ImageError, match="3 band.*band 4"):
+        process_image(str(link), s)
+    s["reading"]["band"] = 3
+    assert process_image(str(link), s)["n_keypoints"] > 0
+
+
+@pytest.mark.parametrize("name", ["with space.cub", "quote's \"double\".cub", "ünïcødé ☾ Mond.cub", "x:y!#?.cub"])
+def test_awkward_file_names(tmp_path, name):
+    link = tmp_path / name
+    link.symlink_to(sample("e0902065.cal.sub.cub"))
+    rec = process_image(str(link), SETTINGS)
+    assert rec["name"] == name and rec["path"] == str(link)
+    assert rec["keypoints_path"] == str(tmp_path / (os.path.splitext(name)[0] + "_kps.h5"))
+    assert read_keypoints(rec["keypoints_path"])["keypoints"].shape[0] == rec["n_keypoints"] > 0
+
+
+# ---- tiling, methods, downsampling ------------------------------------------------------------------------
+
+def _cross_seam_pairs(kps, width, height, tile, overlap, radius=1.0):
+    """Pairs of keypoints within ``radius`` px that belong to different tile cores."""
+    def core_of(v, spans):
+        return np.searchsorted([c1 for *_, c1 in spans], np.floor(v + 0.5), side="right")
+    core = core_of(kps[:, 0], tile_spans(width, tile, overlap)) * 1000 + core_of(kps[:, 1], tile_spans(height, tile, overlap))
+    d = np.hypot(kps[:, None, 0] - kps[None, :, 0], kps[:, None, 1] - kps[None, :, 1])
+    i, j = np.nonzero((d <= radius) & (core[:, None] != core[None, :]))
+    return [(a, b) for a, b in zip(i, j) if a < b]
+
+
+@pytest.mark.parametrize("name", [TEXTURE, "AS15-M-0297_crop.cub"])
+def test_tiles_are_seam_free_and_match_full_frame(name):
+    tile, overlap = 128, 16
+    with open_image(str(sample(name))) as ds:
+        w, h = ds.width, ds.height
+        full, _, _ = extract_features(ds, 1, {"max_features": 100000, "tile_size": 4096})
+        tiled, desc, _ = extract_features(ds, 1, {"max_features": 100000, "tile_size": tile, "tile_overlap": overlap})
+    assert len(tile_spans(w, tile, overlap)) >= 5 and len(tiled) == len(desc)
+    assert _cross_seam_pairs(tiled, w, h, tile, overlap) == []
+    # Tiling finds the same features: nearly every full-frame keypoint has a tiled one within half a pixel.
+    d = np.hypot(full[:, None, 0] - tiled[None, :, 0], full[:, None, 1] - tiled[None, :, 1]).min(axis=1)
+    assert (d <= 0.5).mean() > 0.95
+    assert 0.95 < len(tiled) / len(full) < 1.05
+
+
+def test_tiles_respect_and_spread_max_features():
+    tile, overlap, budget = 128, 16, 150
+    with open_image(str(sample(TEXTURE))) as ds:
+        kps, desc, note = extract_features(ds, 1, {"max_features": budget, "tile_size": tile,
+                                                   "tile_overlap": overlap})
+        full, _, _ = extract_features(ds, 1, {"max_features": budget, "tile_size": 4096})
+    assert len(kps) <= budget and len(kps) >= budget - 5 and note is None
+    spans = tile_spans(600, tile, overlap)
+    cores = {(int(np.searchsorted([c for *_, c in spans], np.floor(x + 0.5), side="right")),
+              int(np.searchsorted([c for *_, c in spans], np.floor(y + 0.5), side="right"))) for x, y in kps[:, :2]}
+    assert len(cores) == len(spans) ** 2          # every tile got its share
+    assert len(full) == budget                    # full frame: the global strongest
+
+
+@pytest.mark.parametrize("method,width,dtype", [("orb", 32, np.uint8), ("akaze", 61, np.uint8)])
+def test_orb_and_akaze(tmp_path, method, width, dtype):
+    link = link_images(tmp_path, [TEXTURE]) / TEXTURE
+    if method == "akaze" and not features.akaze_available():
+        with pytest.raises(ExtractionError, match="opencv-contrib"):
+            process_image(str(link), settings(method="akaze"))
+        pytest.skip("this OpenCV build has no AKAZE (OpenCV 5 moved it to opencv-contrib); checked the error")
+    rec = process_image(str(link), settings(method=method, max_features=700, tile_size=256))
+    kp = read_keypoints(rec["keypoints_path"])
+    assert rec["extractor"] == method == kp["extractor"] and 100 < rec["n_keypoints"] <= 700
+    assert kp["descriptors"].shape == (rec["n_keypoints"], width) and kp["descriptors"].dtype == dtype
+    assert _cross_seam_pairs(kp["keypoints"], 600, 600, 256, rec["extractor_params"]["tile_overlap"]) == []
+
+
+def test_bad_extractor_parameters_are_an_extraction_error(tmp_path):
+    link = link_images(tmp_path, [TEXTURE]) / TEXTURE
+    with pytest.raises(ExtractionError, match="nOctaveLayerz"):
+        process_image(str(link), settings(parameters={"nOctaveLayerz": 3}))
+
+
+def test_downsample_keeps_full_resolution_coordinates():
+    """downsample=2 detects on the half-size image and maps centres and sizes back to full resolution."""
+    import cv2
+
+    name = "ESP_014038_1415_RED0.30421_33069.boulder_shift.before.cub"    # 612 x 684, every pixel valid
+    with open_image(str(sample(name))) as ds:
+        half, _, _ = extract_features(ds, 1, {"max_features": 400, "downsample": 2})
+        small, valid = read_band_8bit(ds, 1, out_shape=(342, 306))
+        w, h = ds.width, ds.height
+    assert valid.all() and len(half) == 400
+    assert half[:, 0].max() > 0.9 * w and half[:, 1].max() > 0.9 * h
+    # The same detector run by hand on the half-size image, in its own pixel coordinates.
+    ref = sorted(cv2.SIFT_create().detect(small, None), key=lambda k: -k.response)[:400]
+    ref = np.array([(k.pt[0], k.pt[1], k.size) for k in ref])
+    # Working pixel i covers full-res pixels 2i and 2i+1: its centre is at 2i + 0.5 (centre convention).
+    expect = np.column_stack([(ref[:, 0] + 0.5) * 2 - 0.5, (ref[:, 1] + 0.5) * 2 - 0.5, ref[:, 2] * 2])
+    d = np.hypot(half[:, None, 0] - expect[None, :, 0], half[:, None, 1] - expect[None, :, 1])
+    nearest = d.argmin(axis=1)
+    assert (d.min(axis=1) < 1e-3).mean() > 0.95
+    close = d.min(axis=1) < 1e-3
+    assert np.allclose(half[close, 2], expect[nearest[close], 2], rtol=1e-5)
+
+
+# ---- keypoint files ---------------------------------------------------------------------------------------
+
+def test_keypoints_path_rules(tmp_path, monkeypatch):
+    image = tmp_path / "img" / "a.b.cub"
+    image.parent.mkdir()
+    out = {"dir": "kps_out", "always": False}
+    assert keypoints_path_for(str(image), out) == str(tmp_path / "img" / "a.b_kps.h5")
+    monkeypatch.chdir(tmp_path)
+    assert keypoints_path_for(str(image), {**out, "always": True}) == str(tmp_path / "kps_out" / "a.b_kps.h5")
+    assert (tmp_path / "kps_out").is_dir()
+    # A folder no file can be created in (even by root): /proc. Falls back to output.dir.
+    assert keypoints_path_for("/proc/self/x.cub", out) == str(tmp_path / "kps_out" / "x_kps.h5")
+    with pytest.raises(OutputError, match="output.dir"):
+        keypoints_path_for("/proc/self/x.cub", {"dir": "/proc/self/kps", "always": False})
+    assert not [p for p in os.listdir(tmp_path / "img") if p.startswith(".")]
+
+
+def _kps(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 6), np.float32), rng.random((n, 128), np.float32)
+
+
+def test_write_keypoints_is_atomic_and_leaves_no_temp_files(tmp_path):
+    path = str(tmp_path / "img_kps.h5")
+    k, d = _kps(10)
+    write_keypoints(path, k, d, {"extractor": "sift", "parameters": {"a": 1}, "image_width": 5})
+    with pytest.raises(OutputError):   # descriptors do not match the keypoints: nothing is written
+        write_keypoints(path, *_kps(3)[:1], d, {"extractor": "sift"})
+    k2, d2 = _kps(4, seed=1)
+    with pytest.raises(TypeError):    # an attribute h5py cannot store fails mid-write: old file stays
+        write_keypoints(path, k2, d2, {"extractor": object()})
+    assert os.listdir(tmp_path) == ["img_kps.h5"]
+    back = read_keypoints(path)
+    assert np.array_equal(back["keypoints"], k) and back["parameters"] == {"a": 1}
+
+
+_WRITER = """
+import sys, numpy as np
+from autocnet_jobs.extractors.keypoint_file import write_keypoints
+k = np.ones((400000, 6), np.float32); d = np.ones((400000, 128), np.float32)
+print("ready", flush=True)
+while True:
+    write_keypoints(sys.argv[1], k, d, {"extractor": "sift"})
+"""
+
+
+def test_killed_writer_never_leaves_a_half_written_file(tmp_path):
+    path = str(tmp_path / "img_kps.h5")
+    k, d = _kps(7)
+    write_keypoints(path, k, d, {"extractor": "old"})
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, path], stdout=subprocess.PIPE, cwd=str(REPO))
+    try:
+        assert proc.stdout.readline().strip() == b"ready"
+        deadline = time.time() + 30
+        while not [p for p in os.listdir(tmp_path) if p.endswith(".part")] and time.time() < deadline:
+            time.sleep(0.005)
+        assert time.time() < deadline, "writer never started a temp file"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert glob.glob(str(tmp_path / "*_kps.h5")) == [path]
+    back = read_keypoints(path)      # complete: the old file or a complete new one, never a partial one
+    assert back["extractor"] in ("old", "sift")
+    assert len(back["keypoints"]) in (7, 400000) and len(back["descriptors"]) == len(back["keypoints"])
+
+
+def test_file_checksum_streams_sha256(tmp_path):
+    path = tmp_path / "blob"
+    data = os.urandom(3 * (1 << 20) + 17)
+    path.write_bytes(data)
+    assert file_checksum(str(path)) == hashlib.sha256(data).hexdigest()
