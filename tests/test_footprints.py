@@ -9,6 +9,7 @@ poles.
 """
 from __future__ import annotations
 
+import time
 
 import numpy as np
 import pvl
@@ -347,3 +348,25 @@ def test_geographic_crs_in_0_360(tmp_path):
     fp = _check_against_pixels(_write_geotiff(tmp_path / "geo.tif", crs, Affine(0.05, 0, 300.0, 0, -0.05, 10.0)))
     minx, miny, maxx, maxy = fp.geometry.bounds
     assert minx == pytest.approx(-60.0, abs=0.1) and maxx <= -30.0 + 0.1
+
+
+def test_fragmented_mask_is_outlined_quickly_around_every_valid_pixel(tmp_path):
+    # Salt-and-pepper validity (5 % of 1000 x 1000 pixels valid) would be ~50k one-pixel polygons.
+    # (1000 px a side: read at full resolution, so every valid pixel is in the mask the outline starts from.)
+    rng = np.random.default_rng(8)
+    data = np.where(rng.random((1000, 1000)) < 0.05, 200, 0).astype("uint8")
+    path = tmp_path / "specks.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=1000, height=1000, count=1, dtype="uint8", nodata=0,
+                       crs="+proj=eqc +R=1737400 +units=m +no_defs",
+                       transform=Affine(100, 0, 0, 0, -100, 0)) as dst:
+        dst.write(data, 1)
+    t0 = time.perf_counter()
+    fp = footprint_of(path)
+    assert time.perf_counter() - t0 < 10.0
+    check_shape(fp)
+    assert "fragmented" in fp.note
+    assert len(fp.geometry.geoms) < 50
+    with rasterio.open(path) as ds:
+        rows, cols = np.nonzero(valid_pixels(ds))
+        lon, lat = pixel_lonlat(ds, cols + 0.5, rows + 0.5)
+    assert shapely.intersects_xy(fp.geometry, lon, lat).all()

@@ -61,7 +61,9 @@ def normalise(geom) -> shapely.Geometry:
     """
     if geom is None or geom.is_empty:
         return Polygon()
-    minx, _miny, maxx, _maxy = geom.bounds
+    minx, miny, maxx, maxy = geom.bounds
+    if -180.0 <= minx and maxx <= 180.0 and -90.0 <= miny and maxy <= 90.0:
+        return geom
     first = math.floor((minx + 180.0) / 360.0)
     last = math.ceil((maxx - 180.0) / 360.0)
     pieces = []

@@ -15,7 +15,9 @@ Sources, in order:
    curve on the body), and taken pixel -> native CRS -> the CRS's own geographic lon/lat (:mod:`.lonlat`).
    Each ring is unwrapped across the antimeridian, closed through a pole it winds around, and cut back into
    [-180, 180] (:mod:`.antimeridian`). A map that covers every longitude to within a pixel of a pole is
-   extended to the pole.
+   extended to the pole. A mask too fragmented to outline cheaply (more than ``MAX_PARTS`` pieces or
+   ``MAX_EDGES_PER_SIDE`` boundary edges per row + column, e.g. salt-and-pepper nodata) is coarsened 2x at a
+   time, a coarse cell being valid when any of its cells is, and the note says so.
 3. none - ``geometry`` is None and ``note`` says why (no georeferencing and no polygon: a camera model is
    needed; a CRS PROJ cannot invert, such as a Mercator with scale factor 0; no valid pixel).
 
@@ -33,9 +35,9 @@ import shapely.affinity
 from pyproj.exceptions import CRSError, ProjError
 from rasterio.enums import MaskFlags, Resampling
 from shapely.errors import GEOSException
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPolygon, Polygon, box, shape
 
-from .antimeridian import clean, cover_pole_gaps, normalise, ring_region
+from .antimeridian import clean, cover_pole_gaps, normalise, polygons, ring_region
 from .bodies import body_of
 from .isis_polygon import isis_footprint
 from .labels import isis3_label
@@ -45,6 +47,8 @@ from .pixels import valid_mask
 MAX_SIDE = 1024            # the validity mask is read at most this many pixels a side
 EDGE_SEGMENTS = 256        # densify boundaries to at least this many vertices per image side
 HOLE_MIN_FRACTION = 1e-4   # holes smaller than this fraction of the image are filled
+MAX_EDGES_PER_SIDE = 8     # outline complexity bound: boundary pixel edges per mask row + column
+MAX_PARTS = 500            # ... and number of separate polygons; beyond either the mask is coarsened
 NO_CAMERA = "no georeferencing and no ISIS footprint polygon; a camera model is needed"
 
 
@@ -117,16 +121,54 @@ def validity_mask(ds, band: int = 1, max_side: int = MAX_SIDE) -> tuple[np.ndarr
     return mask, ds.width / shape_out[1], ds.height / shape_out[0]
 
 
-def trace_valid_pixels(mask: np.ndarray, sx: float = 1.0, sy: float = 1.0,
-                       hole_min_area: float = 0.0) -> list[Polygon]:
-    """Polygons (full-resolution pixel coordinates, GDAL convention) around the True cells of ``mask``."""
+def boundary_edges(mask: np.ndarray) -> int:
+    """Number of pixel edges between valid and invalid cells: the length of the mask's boundary."""
+    return int(np.count_nonzero(mask[:, 1:] != mask[:, :-1]) + np.count_nonzero(mask[1:, :] != mask[:-1, :]))
+
+
+def coarsen(mask: np.ndarray) -> np.ndarray:
+    """Half-resolution mask: a cell is valid when any of its 2x2 cells is (padding the odd row/column)."""
+    h, w = mask.shape
+    padded = np.zeros((h + h % 2, w + w % 2), dtype=bool)
+    padded[:h, :w] = mask
+    return padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2).any(axis=(1, 3))
+
+
+def trace_valid_pixels(mask: np.ndarray, sx: float = 1.0, sy: float = 1.0, hole_min_area: float = 0.0,
+                       width: float | None = None, height: float | None = None) -> list[Polygon]:
+    """Polygons (full-resolution pixel coordinates, GDAL convention) around the True cells of ``mask``.
+
+    Each cell is ``sx`` x ``sy`` full pixels; the result is clipped to ``width`` x ``height`` when given.
+    """
+    frame = box(0.0, 0.0, width, height) if width and height else None
     polys = []
     for geom, _value in rasterio.features.shapes(mask.astype(np.uint8), mask=mask, connectivity=4):
-        poly = shape(geom)
-        poly = shapely.affinity.scale(poly, xfact=sx, yfact=sy, origin=(0.0, 0.0))
-        holes = [r for r in poly.interiors if Polygon(r).area >= hole_min_area]
-        polys.append(Polygon(poly.exterior, holes))
+        poly = shapely.affinity.scale(shape(geom), xfact=sx, yfact=sy, origin=(0.0, 0.0))
+        if frame is not None and not frame.contains(poly):
+            poly = poly.intersection(frame)
+        for part in polygons(poly):
+            holes = [r for r in part.interiors if Polygon(r).area >= hole_min_area]
+            polys.append(Polygon(part.exterior, holes))
     return polys
+
+
+def simple_outline(mask: np.ndarray, sx: float, sy: float, ds) -> tuple[list[Polygon], float]:
+    """The valid-pixel polygons, the mask coarsened until the outline has bounded complexity.
+
+    Returns the polygons and the final coarsening factor (1 = none). Coarsening keeps every valid pixel
+    inside (a coarse cell is valid when any of its pixels is), so salt-and-pepper masks cost seconds, not
+    minutes, and give one outline around the data instead of thousands of specks.
+    """
+    factor = 1
+    hole_min = HOLE_MIN_FRACTION * ds.width * ds.height
+    while True:
+        limit = MAX_EDGES_PER_SIDE * (mask.shape[0] + mask.shape[1])
+        if boundary_edges(mask) <= limit or min(mask.shape) <= 2:
+            polys = trace_valid_pixels(mask, sx * factor, sy * factor, hole_min, ds.width, ds.height)
+            if len(polys) <= MAX_PARTS or min(mask.shape) <= 2:
+                return polys, factor
+        mask = coarsen(mask)
+        factor *= 2
 
 
 def _pole_pixels(tr: LonLatTransformer, transform) -> dict[int, tuple[float, float] | None]:
@@ -192,7 +234,7 @@ def georeference_footprint(ds, band: int = 1) -> tuple[MultiPolygon | None, str 
     mask, sx, sy = validity_mask(ds, band)
     if not mask.any():
         return None, f"band {band} has no valid pixel"
-    pixel_polys = trace_valid_pixels(mask, sx, sy, HOLE_MIN_FRACTION * ds.width * ds.height)
+    pixel_polys, factor = simple_outline(mask, sx, sy, ds)
     step = max(ds.width, ds.height) / EDGE_SEGMENTS
     poles = _pole_pixels(tr, transform)
 
@@ -210,6 +252,9 @@ def georeference_footprint(ds, band: int = 1) -> tuple[MultiPolygon | None, str 
     if geom is None:
         return None, "the valid pixels do not map to any area on the body"
     note = None
-    if sx > 1.0 or sy > 1.0:
+    if factor > 1:
+        note = (f"the valid-pixel mask was too fragmented to outline pixel by pixel; traced at 1/"
+                f"{max(sx, sy) * factor:.3g} resolution (a cell counts as valid when any of its pixels is)")
+    elif sx > 1.0 or sy > 1.0:
         note = f"traced on the validity mask read at 1/{max(sx, sy):.3g} resolution"
     return geom, note
