@@ -57,7 +57,7 @@ class Store:
 
     def connect(self) -> None:
         try:
-            engine = create_engine(self.url, poolclass=NullPool)
+            engine = create_engine(self.url, poolclass=NullPool, connect_args=self._connect_args())
             self._configure(engine)
             self.conn = engine.connect()
             self._ensure_schema()
@@ -69,6 +69,9 @@ class Store:
 
     def _configure(self, engine) -> None:
         pass
+
+    def _connect_args(self) -> dict:
+        return {}
 
     def _ensure_schema(self) -> None:
         assert self.conn is not None

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 _IMAGE_COLS = (*IMAGE_FIELDS, "srid", "footprint")
 _JSON_COLS = {"camera", "extractor_params"}
+APPLICATION_NAME = "autocnet_jobs writer"
 
 
 class PostgisStore(Store):
@@ -29,6 +30,10 @@ class PostgisStore(Store):
     def __init__(self, url: str):
         super().__init__(url)
         self._srids: set[int] = set()
+
+    def _connect_args(self) -> dict:
+        # Named, so a DBA (and the tests) can see in pg_stat_activity which connection is ours.
+        return {"application_name": APPLICATION_NAME, "connect_timeout": 10}
 
     def _extra_schema(self) -> None:
         self.conn.exec_driver_sql(

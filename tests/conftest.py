@@ -41,3 +41,46 @@ def link_images(dest: Path, names: list[str] | None = None) -> Path:
 def image_links(tmp_path: Path) -> Path:
     """A temp folder of symlinks to every sample image."""
     return link_images(tmp_path / "images")
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """Ingest every sample image once on SQLite (every extension present); watch who opens the database.
+
+    Session-scoped: several test modules check this one run (and the PostGIS run is compared with it).
+    """
+    import threading
+    import time
+
+    from autocnet_jobs import ImageAdder
+
+    from .helpers import config, pids_with_file_open
+
+    tmp = tmp_path_factory.mktemp("run")
+    images = link_images(tmp / "images")
+    cfg = config(tmp)
+    db = tmp / "catalogue.db"
+    exts = sorted({p.suffix.lstrip(".").lower() for p in images.iterdir()})
+    openers: set[int] = set()
+    stop = threading.Event()
+
+    def watch():  # sample during the run, not only at the end
+        while not stop.is_set():
+            if db.exists():
+                openers.update(pids_with_file_open(db))
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    with ImageAdder(cfg, quiet=True) as ia:
+        watcher.start()
+        submitted = []
+        for ext in exts:
+            submitted += ia.add_images(images, ext)
+        ia.wait(timeout=600)
+        stop.set()
+        watcher.join()
+        result = {"tmp": tmp, "images": images, "cfg": cfg, "db": db, "submitted": submitted, "exts": exts,
+                  "status": ia.job_status, "failed": ia.failed_jobs,
+                  "failures": {p: ia.failure(p) for p in ia.failed_jobs}, "openers": openers,
+                  "writer_pid": ia._tracker.writer.pid}
+    return result

@@ -36,3 +36,28 @@ def kill_worker_once(path: str, settings: dict) -> dict:
         open(marker, "w").close()
         os._exit(9)
     return tiny_record(path, settings)
+
+
+def slow_record(path: str, settings: dict) -> dict:
+    """A no-op record after a short sleep, so a run lasts long enough to break something during it."""
+    time.sleep(float(os.environ.get("AUTOCNET_TEST_SLOW", "0.05")))
+    return tiny_record(path, settings)
+
+
+def sleepy_record(path: str, settings: dict) -> dict:
+    """A no-op record after 1.5 s: a run of a few dozen images lasts long enough to cancel a worker's Slurm job
+    while it has a task in flight (a fixed sleep: the environment of a worker job is fixed when it is submitted)."""
+    time.sleep(1.5)
+    return tiny_record(path, settings)
+
+
+class Escape(BaseException):
+    """Not an ``Exception``: ``run_job`` does not catch it, so the task itself fails and Dask logs it."""
+
+
+def escape_marked(path: str, settings: dict) -> dict:
+    """Raises :class:`Escape` for files whose name contains 'escape' (a task error Dask logs as
+    "Compute Failed"), else a no-op record."""
+    if "escape" in os.path.basename(path):
+        raise Escape(f"escaped from {os.path.basename(path)}")
+    return tiny_record(path, settings)

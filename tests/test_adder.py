@@ -26,40 +26,6 @@ MAP_PROJECTED = ["no_change_before.cub", "ESP_014038_1415_RED0.30421_33069.bould
 KNOWN_KINDS = {c.kind for c in ImageError.__subclasses__()} | {"timeout", "worker_died", "unexpected_error"}
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    """Ingest every sample image once (every extension present); watch who opens the database."""
-    tmp = tmp_path_factory.mktemp("run")
-    images = link_images(tmp / "images")
-    cfg = config(tmp)
-    db = tmp / "catalogue.db"
-    exts = sorted({p.suffix.lstrip(".").lower() for p in images.iterdir()})
-    openers: set[int] = set()
-    stop = threading.Event()
-
-    def watch():  # sample during the run, not only at the end
-        while not stop.is_set():
-            if db.exists():
-                openers.update(pids_with_file_open(db))
-            time.sleep(0.2)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    with ImageAdder(cfg) as ia:
-        watcher.start()
-        submitted = []
-        for ext in exts:
-            submitted += ia.add_images(images, ext)
-        ia.wait(timeout=600)
-        stop.set()
-        watcher.join()
-        writer_pid = ia._tracker.writer.pid
-        result = {"tmp": tmp, "images": images, "cfg": cfg, "db": db, "submitted": submitted,
-                  "status": ia.job_status, "failed": ia.failed_jobs,
-                  "failures": {p: ia.failure(p) for p in ia.failed_jobs}, "openers": openers,
-                  "writer_pid": writer_pid}
-    return result
-
-
 def test_every_sample_ends_terminal_with_typed_reason(sample_run):
     files = sorted(str(sample_run["images"] / p.name) for p in DATA_DIR.iterdir())
     assert sorted(sample_run["submitted"]) == files
