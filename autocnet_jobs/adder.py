@@ -134,6 +134,12 @@ class ImageAdder:
         """Counts of jobs by state: queued, running, writing, done, failed."""
         return self._require().counts()
 
+    def show_progress(self, **kwargs):
+        """Show :meth:`progress` live: an ipywidgets bar in a notebook, else a text line (see ``notebook``)."""
+        from .notebook import show_progress
+
+        return show_progress(self, **kwargs)
+
     def close(self) -> None:
         """Stop everything this adder started. Unfinished jobs stay queued in the catalogue for a resume."""
         if self._tracker is not None:
