@@ -80,6 +80,19 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--body")
     common(e)
     e.set_defaults(func=cmd_export)
+
+    m = sub.add_parser("plot", help="map of the footprints (PNG), coloured by status, failed images listed")
+    m.add_argument("--out", required=True, help="output PNG file")
+    m.add_argument("--body", help="only this body (e.g. Mars)")
+    m.add_argument("--dpi", type=int, default=100)
+    common(m)
+    m.set_defaults(func=cmd_plot)
+
+    h = sub.add_parser("report", help="one self-contained HTML page: counts, failures, the map, every image")
+    h.add_argument("--out", required=True, help="output HTML file")
+    h.add_argument("--body", help="only this body (e.g. Mars)")
+    common(h)
+    h.set_defaults(func=cmd_report)
     return p
 
 
@@ -217,6 +230,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"{len(rows)} images written to {args.out}")
     else:
         print(doc)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plot import save_map
+
+    print(f"map written to {save_map(_config(args)['database']['url'], args.out, args.body, dpi=args.dpi)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    print(f"report written to {write_report(_config(args)['database']['url'], args.out, body=args.body)}")
     return 0
 
 
