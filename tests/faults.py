@@ -61,3 +61,13 @@ def escape_marked(path: str, settings: dict) -> dict:
     if "escape" in os.path.basename(path):
         raise Escape(f"escaped from {os.path.basename(path)}")
     return tiny_record(path, settings)
+
+
+def wait_for_release(path: str, settings: dict) -> dict:
+    """A no-op record once a file named 'release' exists beside the image (at most 120 s): holds a run open
+    while a test looks at it."""
+    gate = os.path.join(os.path.dirname(path), "release")
+    deadline = time.monotonic() + 120
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return tiny_record(path, settings)
