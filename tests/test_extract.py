@@ -24,7 +24,6 @@ import pytest
 import rasterio
 import serpent
 import shapely
-from rasterio.windows import Window
 
 from autocnet_jobs import config
 from autocnet_jobs.errors import (ExtractionError, ImageError, NoData, OutputError, UnreadableImage,
@@ -313,7 +312,8 @@ def _cross_seam_pairs(kps, width, height, tile, overlap, radius=1.0):
     """Pairs of keypoints within ``radius`` px that belong to different tile cores."""
     def core_of(v, spans):
         return np.searchsorted([c1 for *_, c1 in spans], np.floor(v + 0.5), side="right")
-    core = core_of(kps[:, 0], tile_spans(width, tile, overlap)) * 1000 + core_of(kps[:, 1], tile_spans(height, tile, overlap))
+    core = (core_of(kps[:, 0], tile_spans(width, tile, overlap)) * 1000
+            + core_of(kps[:, 1], tile_spans(height, tile, overlap)))
     d = np.hypot(kps[:, None, 0] - kps[None, :, 0], kps[:, None, 1] - kps[None, :, 1])
     i, j = np.nonzero((d <= radius) & (core[:, None] != core[None, :]))
     return [(a, b) for a, b in zip(i, j) if a < b]
@@ -341,9 +341,8 @@ def test_tiles_respect_and_spread_max_features():
                                                    "tile_overlap": overlap})
         full, _, _ = extract_features(ds, 1, {"max_features": budget, "tile_size": 4096})
     assert len(kps) <= budget and len(kps) >= budget - 5 and note is None
-    spans = tile_spans(600, tile, overlap)
-    cores = {(int(np.searchsorted([c for *_, c in spans], np.floor(x + 0.5), side="right")),
-              int(np.searchsorted([c for *_, c in spans], np.floor(y + 0.5), side="right"))) for x, y in kps[:, :2]}
+    spans = [c1 for *_, c1 in tile_spans(600, tile, overlap)]
+    cores = {tuple(np.searchsorted(spans, np.floor(xy + 0.5), side="right")) for xy in kps[:, :2]}
     assert len(cores) == len(spans) ** 2          # every tile got its share
     assert len(full) == budget                    # full frame: the global strongest
 
