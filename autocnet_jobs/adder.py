@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 from . import config as config_mod
 from .callbacks import CallbackServer
-from .errors import AutocnetJobsError
+from .errors import AutocnetJobsError, ConfigError
 from .scheduler.base import make_backend
 from .tracker import JobTracker
 from .writer import WriterProcess
@@ -35,6 +35,9 @@ class ImageAdder:
     def __init__(self, config: str | os.PathLike | Mapping | None = None, *, process: Callable | None = None,
                  quiet: bool = False):
         self.config = config_mod.load(config)
+        # Workers may run elsewhere (Slurm) with another working directory: resolve it here, once.
+        self.config["output"]["dir"] = os.path.abspath(self.config["output"]["dir"])
+        _check_output(self.config["output"])
         self._token = secrets.token_urlsafe(32)
         self._events: queue.Queue = queue.Queue()
         self._server: CallbackServer | None = None
@@ -130,6 +133,11 @@ class ImageAdder:
         """Why ``path`` failed: attempts, kind, error type, message, traceback, worker and log location."""
         return self._require().failure(os.path.abspath(path))
 
+    def job_info(self, path: str | os.PathLike) -> dict[str, Any] | None:
+        """One image's job: state, failures so far, the worker of its latest attempt (host, pid, Dask
+        address, Slurm job id) and where that worker's log is; None for a path this adder never saw."""
+        return self._require().info(os.path.abspath(path))
+
     def progress(self) -> dict[str, int]:
         """Counts of jobs by state: queued, running, writing, done, failed."""
         return self._require().counts()
@@ -175,3 +183,18 @@ def _stat(path: str) -> tuple[int | None, float | None]:
     except OSError:
         return None, None
     return st.st_size, st.st_mtime
+
+
+def _check_output(output: dict) -> None:
+    """An ``output.dir`` that every image must use but nobody can write is an error before any job runs."""
+    if not output["always"]:
+        return
+    from .extractors.keypoint_file import _writable
+
+    folder = output["dir"]
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"output.dir {folder} cannot be created: {exc.strerror}; set it to a writable folder") from None
+    if not _writable(folder):
+        raise ConfigError(f"output.dir {folder} is not writable; set it to a writable folder")

@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("failed", help="failed images with their reasons")
     f.add_argument("--json", action="store_true")
+    f.add_argument("--traceback", action="store_true", help="print each failure's traceback")
     common(f)
     f.set_defaults(func=cmd_failed)
 
@@ -192,7 +193,12 @@ def cmd_failed(args: argparse.Namespace) -> int:
         print(json.dumps(rows, default=str, indent=1))
         return 0
     for r in rows:
-        print(f"{r['path']}\n    {r['error_kind']} after {r['attempts']} attempt(s) on {r['worker']}: {r['last_error']}")
+        print(f"{r['path']}\n    {r['error_kind']} ({r['error_type']}) after {r['attempts']} attempt(s) "
+              f"on {r['worker']}: {r['last_error']}")
+        if r["log"]:
+            print(f"    worker log: {r['log']}")
+        if args.traceback and r["traceback"]:
+            print("    " + r["traceback"].rstrip().replace("\n", "\n    "))
     print(f"{len(rows)} failed")
     return 0
 

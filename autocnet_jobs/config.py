@@ -129,6 +129,10 @@ def _validate(cfg: dict, source: str) -> None:
     for name in _POSITIVE:
         if get(cfg, name) <= 0:
             raise ConfigError(f"config key {name!r} in {source} must be > 0, got {get(cfg, name)!r}")
+    ext = cfg["extractor"]
+    if not 0 <= ext["tile_overlap"] < ext["tile_size"] // 2:
+        raise ConfigError(f"config key 'extractor.tile_overlap' in {source} must be >= 0 and less than half of "
+                          f"extractor.tile_size ({ext['tile_size']}), got {ext['tile_overlap']}")
     timeout = get(cfg, "cluster.job_timeout")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"config key 'cluster.job_timeout' in {source} must be > 0 or null")

@@ -71,7 +71,10 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("state", String(16), nullable=False),  # queued | running | done | failed
         Column("attempts", Integer, nullable=False, default=0),
         Column("error_kind", String(32)),
+        Column("error_type", String(64)),
         Column("last_error", Text),
+        Column("traceback", Text),
+        Column("log", Text),
         Column("size", Integer), Column("mtime", Float),
         Column("worker", Text),
         Column("updated_at", DateTime(timezone=True), server_default=func.now()),

@@ -57,7 +57,8 @@ def job_rows(url: str, state: str | None = None) -> list[dict[str, Any]]:
     with connect(url) as conn:
         if not _has_table(conn, "jobs"):
             return []
-        sql = "SELECT path, state, attempts, error_kind, last_error, worker, updated_at FROM jobs"
+        sql = ("SELECT path, state, attempts, error_kind, error_type, last_error, traceback, log, worker, updated_at"
+               " FROM jobs")
         params: dict[str, Any] = {}
         if state:
             sql += " WHERE state = :state"

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 IMAGE_FIELDS = ("name", "path", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
                 "iau_code", "crs_wkt", "footprint_source", "footprint_note", "camera", "keypoints_path",
                 "n_keypoints", "extractor", "extractor_params", "note")
-JOB_FIELDS = ("path", "state", "attempts", "error_kind", "last_error", "size", "mtime", "worker")
+JOB_FIELDS = ("path", "state", "attempts", "error_kind", "error_type", "last_error", "traceback", "log", "size",
+              "mtime", "worker")
 
 
 def safe_url(url: str) -> str:
@@ -102,9 +103,8 @@ class Store:
         assert self.conn is not None
         done = {r["path"] for r in records}
         job_rows = [j for j in jobs if j["path"] not in done]
-        job_rows += [{"path": r["path"], "state": "done", "attempts": r.get("_attempts", 0), "error_kind": None,
-                      "last_error": None, "size": r["size"], "mtime": r["mtime"], "worker": r.get("_worker")}
-                     for r in records]
+        job_rows += [{"path": r["path"], "state": "done", "attempts": r.get("_attempts", 0), "size": r["size"],
+                      "mtime": r["mtime"], "worker": r.get("_worker")} for r in records]
         records = _last_per_path(records)
         with self.conn.begin():
             if records:

@@ -45,8 +45,17 @@ class Job:
         last = self.errors[-1] if self.errors else {}
         state = "queued" if self.state == "writing" else self.state
         return {"path": self.path, "state": state, "attempts": self.failures, "error_kind": last.get("kind"),
-                "last_error": last.get("message"), "size": self.size, "mtime": self.mtime,
-                "worker": self.worker.get("host")}
+                "error_type": last.get("type"), "last_error": last.get("message"),
+                "traceback": last.get("traceback"), "log": last.get("log"), "size": self.size, "mtime": self.mtime,
+                "worker": worker_label(self.worker)}
+
+
+def worker_label(worker: dict) -> str | None:
+    """What the jobs table keeps of a worker: its host, and its Slurm job id when it runs in one."""
+    if not worker.get("host"):
+        return None
+    job = worker.get("slurm_job_id")
+    return f"{worker['host']} (slurm job {job})" if job else worker["host"]
 
 
 class JobTracker:
@@ -87,7 +96,9 @@ class JobTracker:
                 # A live job is never started twice (it would race with itself); a terminal one only by force.
                 if job is not None and (job.state not in TERMINAL or not force):
                     continue
-                self.jobs[path] = job = Job(path, size, mtime)
+                # A fresh failure budget, but the history of earlier attempts stays readable.
+                history = job.errors if job is not None else []
+                self.jobs[path] = job = Job(path, size, mtime, errors=history)
                 self._pending_rows.append(job.row())
                 self._launch(job)
                 submitted.append(path)
@@ -156,6 +167,16 @@ class JobTracker:
                     "type": last.get("type"), "message": last.get("message"), "traceback": last.get("traceback"),
                     "worker": last.get("worker", {}), "log": last.get("log"), "history": list(job.errors)}
 
+    def info(self, path: str) -> dict | None:
+        """One job: state, failures so far, the worker of its latest attempt and that worker's log location."""
+        with self.lock:
+            job = self.jobs.get(path)
+            if job is None:
+                return None
+            return {"path": path, "state": job.state, "failures": job.failures, "worker": dict(job.worker),
+                    "log": self.backend.worker_log(job.worker) if job.worker else None,
+                    "history": list(job.errors)}
+
     def close(self) -> None:
         if self._thread.is_alive():
             self.events.put(("stop",))
@@ -203,7 +224,7 @@ class JobTracker:
             job.state, job.started_at, job.worker = "running", time.monotonic(), event[2]
             self._pending_rows.append(job.row())
         elif kind == "succeeded":
-            record = dict(event[2], path=job.path, _attempts=job.failures + 1, _worker=job.worker.get("host"))
+            record = dict(event[2], path=job.path, _attempts=job.failures + 1, _worker=worker_label(job.worker))
             job.state = "writing"
             self._unacked[job.path] = record
             self._pending_records.append(record)

@@ -83,7 +83,12 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queu
             outbox.put(("committed", [r["path"] for r in records]))
         records, jobs, oldest = [], [], None
 
+    parent = os.getppid()
     while True:
+        if os.getppid() != parent:
+            # The adder was killed (SIGKILL leaves no chance to stop us): commit what we have and go, so a
+            # resumed run finds every acknowledged row and no orphan holds the database.
+            stopping = True
         timeout = flush_interval if oldest is None else max(0.0, oldest + flush_interval - time.monotonic())
         try:
             msg = inbox.get(timeout=timeout)

@@ -45,8 +45,13 @@ def slow_record(path: str, settings: dict) -> dict:
 
 
 def sleepy_record(path: str, settings: dict) -> dict:
-    """A no-op record after 1.5 s: a run of a few dozen images lasts long enough to cancel a worker's Slurm job
-    while it has a task in flight (a fixed sleep: the environment of a worker job is fixed when it is submitted)."""
+    """A no-op record after 1.5 s, so a run of a few dozen images lasts long enough to disturb (a fixed sleep:
+    a Slurm worker's environment is fixed when its job is submitted). A file whose name contains 'linger'
+    sleeps 120 s the first time (a marker file beside it makes it once): a task surely in flight."""
+    marker = path + ".lingered"
+    if "linger" in os.path.basename(path) and not os.path.exists(marker):
+        open(marker, "w").close()
+        time.sleep(120)
     time.sleep(1.5)
     return tiny_record(path, settings)
 
@@ -57,10 +62,10 @@ class Escape(BaseException):
 
 def escape_marked(path: str, settings: dict) -> dict:
     """Raises :class:`Escape` for files whose name contains 'escape' (a task error Dask logs as
-    "Compute Failed"), else a no-op record."""
+    "Compute Failed"), else behaves like :func:`hang_marked`."""
     if "escape" in os.path.basename(path):
         raise Escape(f"escaped from {os.path.basename(path)}")
-    return tiny_record(path, settings)
+    return hang_marked(path, settings)
 
 
 def wait_for_release(path: str, settings: dict) -> dict:
@@ -70,4 +75,24 @@ def wait_for_release(path: str, settings: dict) -> dict:
     deadline = time.monotonic() + 120
     while not os.path.exists(gate) and time.monotonic() < deadline:
         time.sleep(0.05)
+    return tiny_record(path, settings)
+
+
+def fail_until_ok(path: str, settings: dict) -> dict:
+    """Raises until a file '<path>.ok' exists: a fault an operator can fix, for retry tests."""
+    if not os.path.exists(path + ".ok"):
+        raise RuntimeError(f"{os.path.basename(path)} is not ready yet")
+    return tiny_record(path, settings)
+
+
+def soak(path: str, settings: dict) -> dict:
+    """Soak mix by file name: 'raise' always raises, 'hang' hangs on its first attempt only, else a no-op."""
+    name = os.path.basename(path)
+    if "raise" in name:
+        raise ValueError(f"soak failure for {name}")
+    if "hang" in name:
+        marker = path + ".hung"
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            time.sleep(3600)
     return tiny_record(path, settings)

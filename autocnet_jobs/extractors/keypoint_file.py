@@ -75,6 +75,7 @@ def write_keypoints(path: str, keypoints: np.ndarray, descriptors: np.ndarray, a
         if lonlat.shape != (len(keypoints), 2):
             raise OutputError(f"{path}: lonlat must have shape ({len(keypoints)}, 2), got {lonlat.shape}")
     folder, name = os.path.split(os.path.abspath(path))
+    _remove_stale_parts(folder, name)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{name}.", suffix=".part", dir=folder)
     except OSError as exc:
@@ -99,6 +100,25 @@ def write_keypoints(path: str, keypoints: np.ndarray, descriptors: np.ndarray, a
             raise OutputError(f"writing {path} failed: {exc}") from None
         raise
     _fsync_dir(folder)
+
+
+def _remove_stale_parts(folder: str, name: str) -> None:
+    """Remove temp files a killed earlier attempt left for this keypoint file.
+
+    The tracker never runs two live attempts of one image (a timed-out attempt's worker is restarted), so a
+    temp file for this name that exists now belongs to an attempt that died.
+    """
+    prefix = f"{_TMP_PREFIX}{name}."
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.startswith(prefix) and entry.endswith(".part"):
+            try:
+                os.remove(os.path.join(folder, entry))
+            except OSError:
+                pass
 
 
 def _fill(h5: h5py.File, keypoints: np.ndarray, descriptors: np.ndarray, attrs: dict[str, Any],
