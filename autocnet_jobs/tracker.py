@@ -300,21 +300,29 @@ class JobTracker:
             self._restart_writer()
 
     def _stop_hung(self, job: Job) -> None:
-        """Cancel the hung task and restart its worker: a running Python thread cannot be interrupted."""
+        """Restart the hung task's worker (a running Python thread cannot be interrupted), then cancel the task.
+
+        Not the other way round: cancelling first frees the worker's slot in the scheduler, which at once sends
+        it the next task (often this job's own retry), and the restart then kills that one as ``worker_died``.
+        """
         fut, address = job.future, job.worker.get("address")
         job.future = None
-        if fut is not None:
-            fut.cancel()
-        if address:
-            t = threading.Thread(target=self._restart_worker, args=(address,), daemon=True)
-            t.start()
-            self._restarts.append(t)
+        if not address:
+            if fut is not None:
+                fut.cancel()
+            return
+        t = threading.Thread(target=self._restart_worker, args=(address, fut), daemon=True)
+        t.start()
+        self._restarts.append(t)
 
-    def _restart_worker(self, address: str) -> None:
+    def _restart_worker(self, address: str, fut=None) -> None:
         try:
             self.client.restart_workers([address], raise_for_error=False)
         except Exception:  # noqa: BLE001 - the worker may already be gone
             log.warning("could not restart worker %s", address, exc_info=True)
+        finally:
+            if fut is not None:  # a stale attempt: its outcome (KilledWorker by now) is ignored
+                fut.cancel()
 
     def _restart_writer(self) -> None:
         self._writer_restarts += 1
