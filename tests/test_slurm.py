@@ -1,0 +1,418 @@
+"""The same ImageAdder on a real single-node Slurm (issue 5), and a whole ingestion as an sbatch job.
+
+Needs the private Slurm that ``deploy/run_tests.sh`` starts (fixture ``slurm_env``). Never more than two worker
+jobs of one core each: the test machines have two cores and are shared.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from autocnet_jobs import ImageAdder, queries
+from autocnet_jobs.scheduler.slurm import SlurmBackend
+
+from . import faults
+from .conftest import DATA_DIR, REPO, link_images
+from .helpers import config, tiny_files
+
+SBATCH = REPO / "deploy" / "slurm" / "add_images.sbatch"
+CUBS = sorted(p.name for p in DATA_DIR.glob("*.cub"))
+
+
+# ---- helpers -------------------------------------------------------------------------------------------------
+def slurm_config(tmp: Path, **cluster) -> dict:
+    """Two worker jobs of one core on the private Slurm; logs under ``tmp/logs``; short walltime."""
+    slurm = {"cores": 1, "memory": "1GB", "processes": 1, "queue": "debug", "interface": "lo",
+             "walltime": "00:10:00", "log_directory": str(tmp / "logs")}
+    slurm.update(cluster.pop("slurm", {}))
+    return config(tmp, cluster={"backend": "slurm", "n_workers": 2, "slurm": slurm, **cluster})
+
+
+def squeue() -> dict[str, tuple[str, str]]:
+    """Every job the private Slurm lists: {job id: (name, state)}."""
+    out = subprocess.run(["squeue", "-h", "-o", "%i|%j|%T"], capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    return {i: (name, state) for i, name, state in (line.split("|") for line in out.split())}
+
+
+def scancel(job_id: str) -> None:
+    subprocess.run(["scancel", job_id], check=True, timeout=30)
+
+
+def wait_for(predicate, timeout: float, what: str, step: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def backend(ia: ImageAdder) -> SlurmBackend:
+    assert isinstance(ia._backend, SlurmBackend)
+    return ia._backend
+
+
+def ids_gone(ids) -> bool:
+    """None of ``ids`` is in squeue any more (not even completing)."""
+    return not set(ids) & set(squeue())
+
+
+class JobWatcher:
+    """Samples squeue and the cluster's worker jobs in the background while a run goes on."""
+
+    def __init__(self, ia: ImageAdder):
+        self.ia = ia
+        self.seen: dict[str, set[tuple[str, str]]] = {}  # job id -> {(name, state)}
+        self.cluster_ids: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "JobWatcher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(0.3)
+
+    def sample(self) -> None:
+        self.cluster_ids.update(backend(self.ia).job_ids())
+        for job, name_state in squeue().items():
+            self.seen.setdefault(job, set()).add(name_state)
+
+    def running(self) -> set[str]:
+        """Job ids of this run's cluster that squeue showed RUNNING as dask-worker."""
+        return {j for j in self.cluster_ids if ("dask-worker", "RUNNING") in self.seen.get(j, ())}
+
+
+def row_summary(rows: list[dict]) -> dict[str, tuple]:
+    """What must not depend on where an image was processed, by file name."""
+    out = {}
+    for r in rows:
+        fp = r["footprint"]
+        out[r["name"]] = (r["n_keypoints"], r["body"], r["iau_code"], r["width"], r["height"], r["checksum"],
+                          r["footprint_source"], None if fp is None else fp.wkb, None if fp is None else fp.area)
+    return out
+
+
+def keypoints(row: dict) -> np.ndarray:
+    with h5py.File(row["keypoints_path"]) as f:
+        return f["keypoints"][()]
+
+
+def token_in_processes(token: str, job_ids: set[str]) -> tuple[set[str], list[str]]:
+    """(jobs whose processes were inspected, pids among them whose command line or environment holds ``token``)."""
+    inspected, hits = set(), []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        job = next((v.split(b"=", 1)[1].decode() for v in env.split(b"\0") if v.startswith(b"SLURM_JOB_ID=")), None)
+        if job in job_ids and b"distributed" in cmd:
+            inspected.add(job)
+            if token.encode() in env + cmd:
+                hits.append(pid)
+    return inspected, hits
+
+
+# ---- the sample cubes, local and on Slurm ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def local_cubs(tmp_path_factory):
+    """Every sample *.cub through the local backend: the reference the Slurm run must equal."""
+    tmp = tmp_path_factory.mktemp("local")
+    images = link_images(tmp / "images", CUBS)
+    cfg = config(tmp)
+    with ImageAdder(cfg, quiet=True) as ia:
+        ia.add_images(images, "cub")
+        ia.wait(timeout=300)
+        status = ia.job_status
+    return {"status": status, "rows": queries.images(cfg["database"]["url"])}
+
+
+@pytest.fixture(scope="module")
+def slurm_cubs(slurm_env, tmp_path_factory):
+    """Every sample *.cub with ``backend: slurm``, watching squeue and the worker processes during the run."""
+    tmp = tmp_path_factory.mktemp("slurm")
+    images = link_images(tmp / "images", CUBS)
+    cfg = slurm_config(tmp)
+    t0 = time.monotonic()
+    ia = ImageAdder(cfg, quiet=True)
+    try:
+        be = backend(ia)
+        with JobWatcher(ia) as watch:
+            submitted = ia.add_images(images, "cub")
+            # Both worker jobs come up while there is work (adapt bounds = n_workers).
+            wait_for(lambda: len(watch.running()) == 2, 60, "two worker jobs RUNNING in squeue")
+            ia.client.wait_for_workers(2, timeout=60)  # their worker processes are up: inspect them
+            inspected, leaked = token_in_processes(ia._token, watch.running())
+            ia.wait(timeout=300)
+            watch.sample()
+        result = {"tmp": tmp, "images": images, "cfg": cfg, "submitted": submitted, "status": ia.job_status,
+                  "info": {p: ia.job_info(p) for p in submitted}, "watch": watch, "job_ids": set(be.job_ids()),
+                  "job_script": be.job_script(), "token": ia._token, "leaked": leaked, "inspected": inspected,
+                  "log_dir": tmp / "logs", "dashboard": ia.dashboard_link}
+    finally:
+        ia.close()
+    result["after_close"] = squeue()
+    result["seconds"] = time.monotonic() - t0
+    print(f"slurm run of {len(CUBS)} cubes: {result['seconds']:.1f} s", file=sys.stderr)
+    return result
+
+
+def test_cubes_ingest_on_slurm_worker_jobs(slurm_cubs):
+    run = slurm_cubs
+    assert sorted(run["submitted"]) == sorted(str(run["images"] / n) for n in CUBS)
+    assert all(v is True for v in run["status"].values()), run["status"]
+    # squeue showed the cluster's own worker jobs, by id, named and running, during the run ...
+    running = run["watch"].running()
+    assert len(running) == 2, (run["watch"].cluster_ids, run["watch"].seen)
+    assert running == run["job_ids"]
+    # ... and every image records the Slurm job of the worker that ran it, with that job's log file.
+    used = set()
+    for path, info in run["info"].items():
+        job = info["worker"]["slurm_job_id"]
+        assert job in running, (path, info)
+        assert info["log"] == str(run["log_dir"] / f"dask-worker-{job}.err")
+        used.add(job)
+    for job in used:
+        log = (run["log_dir"] / f"dask-worker-{job}.err").read_text()
+        assert "Starting Worker" in log and "Registered to" in log
+    # The jobs table keeps it too, so `autocnet-jobs status --detail` can say where an image ran.
+    rows = queries.job_rows(run["cfg"]["database"]["url"])
+    assert {r["worker"] for r in rows} <= {f"{os.uname().nodename} (slurm job {j})" for j in used}
+
+
+def test_slurm_results_equal_local(slurm_cubs, local_cubs):
+    slurm_rows = queries.images(slurm_cubs["cfg"]["database"]["url"])
+    assert sorted(r["name"] for r in slurm_rows) == CUBS
+    assert all(v is True for v in local_cubs["status"].values())
+    assert row_summary(slurm_rows) == row_summary(local_cubs["rows"])
+    local = {r["name"]: r for r in local_cubs["rows"]}
+    for r in slurm_rows:
+        assert np.array_equal(keypoints(r), keypoints(local[r["name"]])), r["name"]
+
+
+def test_close_leaves_no_job_of_the_run(slurm_cubs):
+    ids = slurm_cubs["job_ids"] | slurm_cubs["watch"].cluster_ids
+    assert len(ids) == 2
+    left = {j: v for j, v in slurm_cubs["after_close"].items() if j in ids}
+    assert left == {}, left
+
+
+def test_token_not_in_job_scripts_processes_or_logs(slurm_cubs):
+    run = slurm_cubs
+    token = run["token"]
+    assert len(token) >= 32
+    assert "#SBATCH" in run["job_script"] and token not in run["job_script"]
+    assert run["inspected"] == run["job_ids"] and run["leaked"] == []  # the workers' command lines and environment
+    logs = list(run["log_dir"].iterdir())
+    assert logs
+    for log in logs:
+        assert token not in log.read_text(errors="replace"), log
+
+
+# ---- a worker job cancelled mid-run ------------------------------------------------------------------------------
+def test_scancel_of_a_worker_mid_task_is_retried_and_replaced(slurm_env, tmp_path):
+    folder = tiny_files(tmp_path / "in", 28)
+    lingering = folder / "img00000-linger.cub"  # first in line; its first attempt sleeps until cancelled
+    lingering.write_bytes(b"x")
+    cfg = slurm_config(tmp_path, maxfailures=2, job_timeout=120)
+    t0 = time.monotonic()
+    with ImageAdder(cfg, process=faults.sleepy_record, quiet=True) as ia:
+        be = backend(ia)
+        with JobWatcher(ia) as watch:
+            submitted = ia.add_images(folder, "cub")
+            info = wait_for(lambda: (i := ia.job_info(lingering))["state"] == "running" and i,
+                            90, "the lingering image running on a worker")
+            victim = info["worker"]["slurm_job_id"]
+            before = set(be.job_ids())
+            assert victim in before and squeue()[victim] == ("dask-worker", "RUNNING")
+            scancel(victim)
+            t_cancel = time.monotonic()
+            # The scheduler notices at once; the tracker counts the death and resubmits the image.
+            f = wait_for(lambda: ia.failure(lingering), 30, "the cancelled task counted as a failure")
+            # adapt() submits a replacement job after distributed.deploy.lost-worker-timeout (15 s).
+            new = wait_for(lambda: set(squeue()) - before - {victim}, 60, "a replacement worker job in squeue")
+            t_replaced = time.monotonic()
+            ia.wait(timeout=180)
+            watch.sample()
+        status = ia.job_status
+        infos = {p: ia.job_info(p) for p in submitted}
+        job_ids = set(be.job_ids())
+        history = ia.failure(lingering)["history"]
+    elapsed = time.monotonic() - t0
+    print(f"scancel run: {elapsed:.1f} s, replacement after {t_replaced - t_cancel:.1f} s", file=sys.stderr)
+
+    assert f["kind"] == "worker_died" and f["worker"]["slurm_job_id"] == victim
+    assert f["log"] == str(tmp_path / "logs" / f"dask-worker-{victim}.err")
+    assert "signal-15" in Path(f["log"]).read_text()  # the worker saw scancel's SIGTERM
+    assert [h["kind"] for h in history] == ["worker_died"]
+    # Every image ends True or failed within its budget; none lost.
+    assert set(status) == set(submitted)
+    for path, state in status.items():
+        assert state is True or infos[path]["state"] == "failed", infos[path]
+        assert infos[path]["failures"] <= cfg["cluster"]["maxfailures"]
+        if infos[path]["failures"]:
+            assert all(h["kind"] == "worker_died" and h["worker"]["slurm_job_id"] == victim
+                       for h in infos[path]["history"]), infos[path]
+    assert status[str(lingering)] is True and infos[str(lingering)]["failures"] == 1
+    assert infos[str(lingering)]["worker"]["slurm_job_id"] != victim
+    # The replacement job is one of this cluster's, ran as a worker, and did some of the work.
+    assert new <= job_ids and victim not in job_ids and len(job_ids) == 2
+    replacement = next(iter(new))
+    assert ("dask-worker", "RUNNING") in watch.seen[replacement]
+    assert any(i["worker"]["slurm_job_id"] == replacement for i in infos.values())
+    wait_for(lambda: ids_gone(job_ids | before), 30, "no job of the run left after close")
+
+
+def test_a_worker_job_cancelled_while_pending_is_replaced(slurm_env, tmp_path):
+    """dask-jobqueue alone never replaces a job that ends before its worker connects (SlurmBackend's watcher does)."""
+    blocker = subprocess.run(["sbatch", "--parsable", "-J", "blocker", "-c", "2", "--time=3", "--wrap", "sleep 170"],
+                             capture_output=True, text=True, check=True, timeout=30).stdout.strip().split(";")[0]
+    try:
+        wait_for(lambda: squeue().get(blocker, ("", ""))[1] == "RUNNING", 30, "a job holding both CPUs")
+        folder = tiny_files(tmp_path / "in", 16)
+        with ImageAdder(slurm_config(tmp_path), process=faults.sleepy_record, quiet=True) as ia:
+            be = backend(ia)
+            submitted = ia.add_images(folder, "cub")
+            first = wait_for(lambda: len(ids := be.job_ids()) == 2 and set(ids), 60, "two worker jobs submitted")
+            assert {squeue()[j][1] for j in first} == {"PENDING"}
+            victim = min(first, key=int)
+            scancel(victim)
+            scancel(blocker)
+            t_cancel = time.monotonic()
+            new = wait_for(lambda: set(squeue()) - first - {blocker}, 60, "a replacement for the pending job")
+            print(f"pending job replaced after {time.monotonic() - t_cancel:.1f} s", file=sys.stderr)
+            ia.wait(timeout=120)
+            status = ia.job_status
+            ran_on = {ia.job_info(p)["worker"]["slurm_job_id"] for p in submitted}
+            job_ids, error = set(be.job_ids()), be.error
+    finally:
+        subprocess.run(["scancel", blocker], timeout=30)
+    assert all(v is True for v in status.values()), status  # nothing ran on the cancelled job: no failure
+    assert error is None
+    assert victim not in job_ids and new <= job_ids and len(job_ids) == 2
+    assert ran_on == job_ids  # both the surviving and the replacement job did work
+    wait_for(lambda: ids_gone(job_ids | first), 30, "no job of the run left after close")
+
+
+def test_worker_jobs_that_never_start_are_not_resubmitted_for_ever(slurm_env, tmp_path, monkeypatch):
+    monkeypatch.setattr(SlurmBackend, "check_interval", 1.0)
+    cfg = slurm_config(tmp_path, slurm={"python": str(tmp_path / "no-such-python")})
+    with ImageAdder(cfg, quiet=True) as ia:
+        be = backend(ia)
+        error = wait_for(lambda: be.error, 90, "the backend giving up on stillborn worker jobs")
+        submitted = sorted((tmp_path / "logs").glob("*.err"))
+        time.sleep(3 * SlurmBackend.check_interval)
+        assert sorted((tmp_path / "logs").glob("*.err")) == submitted  # no more submissions
+        job_ids = set(be.job_ids())
+    assert 2 < len(submitted) <= 2 + be._max_stillborn  # replaced a few times, then stopped
+    assert "ended before their worker connected" in error and "no-such-python" in error, error
+    assert str(tmp_path / "logs" / "dask-worker-") in error
+    wait_for(lambda: ids_gone(job_ids), 30, "no job of the run left after close")
+
+
+# ---- a job that never calls back; a task error Dask logs -----------------------------------------------------------
+def test_job_timeout_on_slurm_and_a_task_error_in_the_logs(slurm_env, tmp_path):
+    folder = tiny_files(tmp_path / "in", 6)
+    hang, escape = folder / "img-hang.cub", folder / "img-escape.cub"
+    hang.write_bytes(b"x")
+    escape.write_bytes(b"x")
+    cfg = slurm_config(tmp_path, maxfailures=2, job_timeout=6)
+    t0 = time.monotonic()
+    with ImageAdder(cfg, process=faults.escape_marked, quiet=True) as ia:
+        be = backend(ia)
+        ia.add_images(folder, "cub")
+        first = wait_for(lambda: len(ids := be.job_ids()) == 2 and set(ids), 60, "two worker jobs submitted")
+        ia.wait(timeout=150)
+        status, failed = ia.job_status, ia.failed_jobs
+        f_hang, f_escape = ia.failure(hang), ia.failure(escape)
+        job_ids = set(be.job_ids())
+        script, token = be.job_script(), ia._token
+    print(f"timeout run: {time.monotonic() - t0:.1f} s", file=sys.stderr)
+
+    assert sorted(failed) == sorted([str(hang), str(escape)])
+    assert sum(v is True for v in status.values()) == 6
+    history = f_hang["history"]
+    assert f_hang["attempts"] == 2 and history[0]["kind"] == "timeout", history
+    assert history[0]["worker"]["slurm_job_id"] in first and history[0]["log"].startswith(str(tmp_path / "logs"))
+    # With few tasks left, Dask sends a task straight to a busy worker (no scheduler-side queuing), so the retry
+    # may sit on the worker being restarted and die with it. Either way the image is given up, and the run ends.
+    assert {h["kind"] for h in history} <= {"timeout", "worker_died"}, history
+    assert f_escape["attempts"] == 2 and f_escape["type"] == "Escape" and "escaped from" in f_escape["message"]
+    # The hung worker was restarted inside its job, not replaced: the same two jobs served the whole run.
+    assert job_ids == first
+    # Dask logged the failed task on its worker, and still not the token.
+    logs = {p.name: p.read_text(errors="replace") for p in (tmp_path / "logs").iterdir()}
+    assert any("Compute Failed" in text and "Escape" in text for text in logs.values()), list(logs)
+    assert not [name for name, text in logs.items() if token in text]
+    assert token not in script
+    wait_for(lambda: ids_gone(job_ids), 30, "no job of the run left after close")
+
+
+# ---- a whole ingestion as a batch job ------------------------------------------------------------------------------
+def sbatch_wait(args: list[str], chdir: Path, env: dict, timeout: float = 240) -> tuple[int, str]:
+    """``sbatch --wait``: returns (exit code, job id)."""
+    res = subprocess.run(["sbatch", "--wait", "--parsable", "--chdir", str(chdir), *args], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=timeout)
+    job = res.stdout.strip().split(";")[0]
+    assert job.isdigit(), (res.stdout, res.stderr)
+    return res.returncode, job
+
+
+def scontrol_job(job: str) -> dict[str, str]:
+    out = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, timeout=30).stdout
+    return dict(field.split("=", 1) for field in out.split() if "=" in field)
+
+
+@pytest.fixture
+def batch_env(slurm_env) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "autocnet_config"}  # built-in defaults in the job
+    env["AUTOCNET_JOBS"] = str(REPO / ".venv" / "bin" / "autocnet-jobs")
+    return env
+
+
+def test_sbatch_template_ingests_the_sample_cubes(batch_env, tmp_path, local_cubs):
+    images = link_images(tmp_path / "images", CUBS)
+    t0 = time.monotonic()
+    rc, job = sbatch_wait(["--export=ALL", "--time=5", str(SBATCH), str(images), "cub"], tmp_path, batch_env)
+    print(f"sbatch ingestion: {time.monotonic() - t0:.1f} s", file=sys.stderr)
+    log = tmp_path / f"autocnet-add-{job}.log"
+    text = log.read_text()
+    assert rc == 0, text
+    info = scontrol_job(job)
+    assert info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0", info
+    assert f"{len(CUBS)} images submitted" in text and f"job {job}" in text and "exited with 0" in text
+    url = f"sqlite:///{tmp_path / 'autocnet.db'}"  # the default database, in the job's working directory
+    assert queries.job_counts(url)["done"] == len(CUBS), (text, sorted(p.name for p in tmp_path.iterdir()))
+    rows = queries.images(url)
+    assert row_summary(rows) == row_summary(local_cubs["rows"])
+
+
+def test_sbatch_template_with_a_missing_directory_fails_clearly(batch_env, tmp_path):
+    missing = tmp_path / "no-such-dir"
+    env = {k: v for k, v in batch_env.items() if k != "AUTOCNET_JOBS"}  # the template finds ./.venv itself
+    rc, job = sbatch_wait(["--time=2", str(SBATCH), str(missing), "cub"], tmp_path, env, timeout=120)
+    text = (tmp_path / f"autocnet-add-{job}.log").read_text()
+    assert rc != 0, text
+    info = scontrol_job(job)
+    assert info["JobState"] == "FAILED" and info["ExitCode"] != "0:0", info
+    assert str(missing) in text and "does not exist" in text, text
+    assert not (tmp_path / "autocnet.db").exists()
