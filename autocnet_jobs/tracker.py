@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 PERMANENT_KINDS = frozenset({"unsupported_format", "no_data", "too_small", "no_georeference"})
 TERMINAL = ("done", "failed")
 MAX_WRITER_RESTARTS = 5
+MAX_REQUEUES = 10
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Job:
     started_at: float | None = None
     worker: dict = field(default_factory=dict)
     errors: list[dict] = field(default_factory=list)
+    requeues: int = 0  # resubmissions that did not count as failures (never started)
 
     def row(self) -> dict:
         last = self.errors[-1] if self.errors else {}
@@ -140,6 +142,8 @@ class JobTracker:
                     raise TimeoutError(f"{n} jobs still running after {timeout} s")
                 if not self._thread.is_alive():
                     raise RuntimeError("the job tracker stopped; see the log for the reason")
+                if getattr(self.backend, "error", None):
+                    raise errors.AutocnetJobsError(f"the cluster cannot run jobs: {self.backend.error}")
                 self.changed.wait(0.5 if left is None else min(left, 0.5))
 
     def status(self) -> dict[str, bool | int]:
@@ -247,6 +251,12 @@ class JobTracker:
             return  # its callback already decided the outcome
         if future.status == "error":
             exc = future.exception()
+            if type(exc).__name__ == "KilledWorker" and job.state == "queued" and job.requeues < MAX_REQUEUES:
+                # It died with a worker before it started (e.g. sent to a worker being restarted): the image
+                # is not to blame, so it goes back in the queue without a failure (bounded, in case it is).
+                job.requeues += 1
+                self._launch(job)
+                return
             if type(exc).__name__ == "KilledWorker":
                 error = {"kind": errors.WORKER_DIED, "type": "KilledWorker",
                          "message": f"the worker running this job died ({exc})"}

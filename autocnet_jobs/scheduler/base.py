@@ -36,6 +36,8 @@ class ClusterBackend:
         self.config = cluster_config
         self.cluster: Any = None
         self.client: Client | None = None
+        # Set by a backend that finds it cannot start workers; wait() raises it instead of waiting forever.
+        self.error: str | None = None
 
     def start(self) -> Client:
         with dask_settings():

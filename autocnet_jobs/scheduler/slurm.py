@@ -108,8 +108,6 @@ class SlurmBackend(ClusterBackend):
         self._max_stillborn = 4
         self._n_connected = 0
         self._given_up: set[str] = set()
-        #: Why worker jobs are no longer replaced, when they are not; None while all is well.
-        self.error: str | None = None
 
     def cluster_kwargs(self) -> dict[str, Any]:
         s = self.config["slurm"]
