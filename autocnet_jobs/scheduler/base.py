@@ -18,6 +18,10 @@ DASK_SETTINGS = {
     "distributed.scheduler.worker-saturation": 1.0,
     # The tracker, not the scheduler, decides when a job is given up.
     "distributed.scheduler.unknown-task-duration": "1s",
+    # Dask's default also sets MALLOC_TRIM_THRESHOLD_=65536 in every worker, which turns off glibc's adaptive mmap
+    # threshold: each large array (image tiles, SIFT pyramids) is then a fresh mmap, twice the page faults, +15%
+    # time per image (bench/README.md, parallel efficiency). Only the one-thread-per-library settings are kept.
+    "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
 }
 
 
