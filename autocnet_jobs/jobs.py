@@ -20,11 +20,19 @@ TASK_PREFIX = "process_image"
 def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
             process: ProcessFn | None = None) -> str:
     """Process ``path`` and report the outcome for ``attempt``. Returns "succeeded" or "failed"."""
-    callbacks.call(uri, token, "started", attempt, callbacks.worker_info())
+    # Imports (OpenCV, GDAL) come before "started": the first task on a fresh worker must not spend its
+    # cluster.job_timeout importing. An import error is still reported as this job's failure.
+    setup_error: BaseException | None = None
     try:
         _limit_threads()
         if process is None:
             from .extractors.pipeline import process_image as process
+    except Exception as exc:  # noqa: BLE001
+        setup_error = exc
+    callbacks.call(uri, token, "started", attempt, callbacks.worker_info())
+    try:
+        if setup_error is not None:
+            raise setup_error
         record = process(path, settings)
     except Exception as exc:  # noqa: BLE001 - every error is reported, typed when it is an ImageError
         error = {"kind": error_kind(exc), "type": type(exc).__name__, "message": str(exc) or repr(exc),
@@ -33,6 +41,17 @@ def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
         return "failed"
     callbacks.call(uri, token, "succeeded", attempt, record)
     return "succeeded"
+
+
+async def exit_worker() -> None:
+    """Run on a worker whose task hangs: end the process now; its nanny starts a fresh worker.
+
+    A coroutine, so it runs on the worker's event loop (free while the task thread hangs) and
+    ``Client.run(..., wait=False)`` accepts it.
+    """
+    import os
+
+    os._exit(70)
 
 
 _limited = False
@@ -48,4 +67,4 @@ def _limit_threads() -> None:
         _limited = True
 
 
-__all__ = ["run_job", "TASK_PREFIX", "ProcessFn"]
+__all__ = ["run_job", "exit_worker", "TASK_PREFIX", "ProcessFn"]

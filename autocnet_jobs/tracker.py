@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import errors
-from .jobs import TASK_PREFIX, run_job
+from .jobs import TASK_PREFIX, exit_worker, run_job
 from .writer import WriterProcess
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class JobTracker:
     # ---- called from the caller's thread ----------------------------------------------------------------
     def submit(self, items: list[tuple[str, int | None, float | None]], force: bool = False) -> list[str]:
         """Start a job per (path, size, mtime) unless one is already live or done (without ``force``)."""
-        submitted = []
+        submitted, launch = [], []
         with self.lock:
             for path, size, mtime in items:
                 job = self.jobs.get(path)
@@ -102,8 +102,9 @@ class JobTracker:
                 history = job.errors if job is not None else []
                 self.jobs[path] = job = Job(path, size, mtime, errors=history)
                 self._pending_rows.append(job.row())
-                self._launch(job)
+                launch.append(job)
                 submitted.append(path)
+            self._launch_many(launch)
             self.changed.notify_all()
         return submitted
 
@@ -135,7 +136,16 @@ class JobTracker:
     def wait(self, timeout: float | None = None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self.lock:
-            while any(j.state not in TERMINAL for j in self.jobs.values()):
+            # Woken after every batch of events: look from the first job not yet seen terminal (jobs end roughly
+            # in submission order) instead of scanning every job each time; rescan all once that list is through.
+            pending, i = [p for p, j in self.jobs.items() if j.state not in TERMINAL], 0
+            while True:
+                while i < len(pending) and self.jobs[pending[i]].state in TERMINAL:
+                    i += 1
+                if i == len(pending):
+                    pending, i = [p for p, j in self.jobs.items() if j.state not in TERMINAL], 0
+                    if not pending:
+                        return
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     n = sum(j.state not in TERMINAL for j in self.jobs.values())
@@ -289,6 +299,24 @@ class JobTracker:
         job.state, job.attempt, job.future = "failed", None, None
         self._pending_rows.append(job.row())
 
+    def _launch_many(self, jobs: list[Job]) -> None:
+        """Like :meth:`_launch` for each job, in one ``client.map``: one graph update for the scheduler, and the
+        shared arguments serialised once, instead of one of each per job."""
+        if len(jobs) < 2:
+            for job in jobs:
+                self._launch(job)
+            return
+        keys = [f"{TASK_PREFIX}-{uuid.uuid4().hex}" for _ in jobs]
+        for job, key in zip(jobs, keys):
+            job.attempt, job.state, job.started_at, job.worker = key, "queued", None, {}
+            self._by_attempt[key] = job.path
+        n = len(jobs)
+        futures = self.client.map(run_job, [j.path for j in jobs], [self.settings] * n, keys, [self.uri] * n,
+                                  [self._token] * n, [self.process] * n, key=keys, pure=False)
+        for job, key, fut in zip(jobs, keys, futures):
+            job.future = fut
+            fut.add_done_callback(lambda f, k=key: self.events.put(("done", k, f)))
+
     def _launch(self, job: Job) -> None:
         key = f"{TASK_PREFIX}-{uuid.uuid4().hex}"
         job.attempt, job.state, job.started_at, job.worker = key, "queued", None, {}
@@ -326,8 +354,11 @@ class JobTracker:
         self._restarts.append(t)
 
     def _restart_worker(self, address: str, fut=None) -> None:
+        # The worker process exits from its event loop (the hung task holds only its task thread) and its
+        # nanny starts a fresh one: the same path as any worker death. Client.restart_workers was tried
+        # first, but with the task thread stuck it could leave the cluster with no worker at all.
         try:
-            self.client.restart_workers([address], raise_for_error=False)
+            self.client.run(exit_worker, workers=[address], wait=False)
         except Exception:  # noqa: BLE001 - the worker may already be gone
             log.warning("could not restart worker %s", address, exc_info=True)
         finally:

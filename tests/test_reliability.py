@@ -60,15 +60,23 @@ def test_hung_task_times_out_is_cancelled_and_its_worker_restarted(tmp_path):
         before = set(ia.client.run(os.getpid).values())
         ia.add_images(folder, "cub")
         ia.wait(120)
+        wait_until(lambda: len(ia.client.scheduler_info()["workers"]) == 2, timeout=60)
         hung = str(folder / "hang-forever.cub")
         assert ia.failed_jobs == [hung]
         f = ia.failure(hung)
         assert f["attempts"] == 2 and [h["kind"] for h in f["history"]] == ["timeout", "timeout"]
         assert sum(v is True for v in ia.job_status.values()) == 4
-        wait_until(lambda: len(ia.client.scheduler_info()["workers"]) == 2, timeout=60)
-        after = set(ia.client.run(os.getpid).values())
-        assert before - after  # the workers stuck in the hung task were replaced
-        assert ia.client.processing() == {w: () for w in ia.client.processing()} or True
+        after: set[int] = set()
+
+        def replaced() -> bool:  # the second hung attempt's worker may still be on its way out
+            nonlocal after
+            try:
+                after = set(ia.client.run(os.getpid).values())
+            except Exception:  # noqa: BLE001 - a worker left during the broadcast
+                return False
+            return len(after) == 2 and bool(before - after)
+
+        wait_until(replaced, timeout=60, step=0.5)  # a worker stuck in the hung task was replaced
         # Nothing is left computing the hung task.
         wait_until(lambda: not any(ia.client.processing().values()), timeout=30)
 
@@ -261,7 +269,7 @@ def test_soak_2000_images_with_raises_and_hangs(tmp_path):
     n_raise, n_hang = n // 20, n // 100
     before_children = children()
     before_threads = {t.ident for t in threading.enumerate()}
-    cfg = config(tmp_path, cluster={"job_timeout": 2, "maxfailures": 3})
+    cfg = config(tmp_path, cluster={"job_timeout": 3, "maxfailures": 3})
     with ImageAdder(cfg, process=faults.soak, quiet=True) as ia:
         ports = {int(ia.callback_uri.rsplit(":", 1)[1]), int(ia.client.scheduler.address.rsplit(":", 1)[1])}
         writer = ia._tracker.writer.pid
