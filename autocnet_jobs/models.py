@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (JSON, Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, Text,
                         func)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: jobs.error_type, traceback, log
 
 # Integer SRIDs for IAU_2015 codes: PostGIS requires srid <= 998999, IAU codes of small bodies are larger.
 _SRID_PLANETS = 800000

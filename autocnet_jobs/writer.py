@@ -22,6 +22,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _BACKOFF_MAX = 5.0
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly database")
 
 
 def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queue, outbox: mp.Queue,
@@ -120,6 +121,9 @@ def _connection_error(exc: BaseException) -> bool:
 
     from .errors import DatabaseUnavailable
 
+    if isinstance(exc, OperationalError) and type(exc.orig).__module__ == "sqlite3":
+        # sqlite3 calls schema errors ("no such column") operational too; only these pass with time.
+        return any(m in str(exc.orig).lower() for m in _SQLITE_TRANSIENT)
     if isinstance(exc, (OperationalError, DatabaseUnavailable)):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:

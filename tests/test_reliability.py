@@ -294,3 +294,28 @@ def test_soak_2000_images_with_raises_and_hangs(tmp_path):
     assert pids_with_file_open(tmp_path / "catalogue.db") == set()
     extra = [t for t in threading.enumerate() if t.ident not in before_threads and t.is_alive()]
     assert not [t.name for t in extra if t.name.startswith("autocnet")]
+
+
+def test_schema_errors_fail_jobs_instead_of_retrying_forever(tmp_path):
+    import sqlite3
+
+    from autocnet_jobs import DatabaseUnavailable
+
+    folder = tiny_files(tmp_path / "in", 3)
+    cfg = config(tmp_path, cluster={"maxfailures": 2})
+    with ImageAdder(cfg, process=faults.tiny_record, quiet=True) as ia:
+        ia.add_images(folder, "cub")
+        ia.wait(60)
+    con = sqlite3.connect(tmp_path / "catalogue.db")
+    con.execute("ALTER TABLE images DROP COLUMN note")  # a catalogue someone changed by hand
+    con.commit()
+    with ImageAdder(cfg, process=faults.tiny_record, quiet=True) as ia:
+        ia.add_images(folder, "cub", force=True)
+        ia.wait(120)  # returns: a schema error is not a lost connection to wait out
+        assert len(ia.failed_jobs) == 3
+        assert {ia.failure(p)["kind"] for p in ia.failed_jobs} == {"db_write_error"}
+    con.execute("UPDATE schema_info SET version = 1")
+    con.commit()
+    con.close()
+    with pytest.raises(DatabaseUnavailable, match="schema version 1"):
+        ImageAdder(cfg, quiet=True)
