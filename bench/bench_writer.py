@@ -1,0 +1,235 @@
+"""Writer throughput: rows/s into PostGIS and SQLite through our Store vs the replaced system's way.
+
+Ours: the writer process's path (``autocnet_jobs.store.open_store(url)``, ``connect()``, then
+``store.write(records, [])`` in batches of ``database.batch_size``, one transaction per batch), with the job rows
+already in the table as "queued", as they are in a run (the tracker writes them at submit), so every record also
+turns its job row to "done". Baseline, measured in the same run on the same server and schema: what the replaced
+system did, one database connection per image, one INSERT, commit, close (done generously: the raw driver
+with a pre-encoded EWKB, not an ORM session).
+
+Records look like ``process_image`` output: every column filled, a camera model and the extractor settings as
+JSON, and a footprint MultiPolygon densified to ``--vertices`` vertices (one in ten split at 180° into two
+parts). The sample images' footprints have 517 to 1118 vertices.
+
+    .venv/bin/python bench/bench_writer.py [--rows 10000] [--vertices 512] [--baseline-rows 2000] [--json out.json]
+
+PostGIS: $AUTOCNET_TEST_PG_URL, else a private server started (and stopped) by this script.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import time
+import warnings
+
+import shapely
+
+import benchlib
+
+TARGET_ROWS_PER_S = 50_000
+TARGET_RATIO = 20.0
+
+
+def queued_jobs(records: list[dict]) -> list[dict]:
+    return [{"path": r["path"], "state": "queued", "attempts": 0, "size": r["size"], "mtime": r["mtime"]}
+            for r in records]
+
+
+def ours(url: str, records: list[dict], batch_size: int) -> dict:
+    from autocnet_jobs.store import open_store
+
+    store = open_store(url)
+    t0 = time.perf_counter()
+    store.connect()  # creates the schema on first use
+    connect_s = time.perf_counter() - t0
+    store.write([], queued_jobs(records))  # what the tracker wrote at submit time
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for i in range(0, len(records), batch_size):
+        store.write(records[i:i + batch_size], [])
+    seconds = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    store.close()
+    return {"seconds": seconds, "client_cpu_s": cpu, "connect_s": connect_s, "batches": -(-len(records) // batch_size)}
+
+
+def prepare_schema(url: str, records: list[dict]) -> None:
+    """The same tables, indexes and spatial references as ours, for the baseline to insert into."""
+    from autocnet_jobs.store import open_store
+
+    store = open_store(url)
+    store.connect()
+    store.write(records[:1], [])  # registers the bodies' SRIDs; the row is deleted again
+    store.conn.exec_driver_sql("DELETE FROM images")
+    store.conn.exec_driver_sql("DELETE FROM jobs")
+    store.conn.commit()
+    store.close()
+
+
+IMAGE_COLS = ("name", "path", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
+              "iau_code", "srid", "crs_wkt", "footprint_source", "footprint_note", "camera", "keypoints_path",
+              "n_keypoints", "extractor", "extractor_params", "note")
+
+
+def baseline_postgis(url: str, records: list[dict]) -> dict:
+    """One connection, one INSERT and one commit per image (psycopg, EWKB encoded per image)."""
+    import json
+
+    import psycopg
+
+    from autocnet_jobs.models import srid_for
+
+    dsn = benchlib.libpq(url)
+    geoms = [shapely.from_wkb(bytes.fromhex(r["footprint_wkb"])) for r in records]  # the job holds a geometry
+    sql = (f"INSERT INTO images ({', '.join(IMAGE_COLS)}, footprint) VALUES "
+           f"({', '.join(['%s'] * len(IMAGE_COLS))}, %s::geometry)")
+    t0 = time.perf_counter()
+    for rec, geom in zip(records, geoms):
+        srid = srid_for(rec["iau_code"]) or 0
+        values = [rec.get(c) for c in IMAGE_COLS]
+        values[IMAGE_COLS.index("srid")] = srid
+        values[IMAGE_COLS.index("camera")] = json.dumps(rec["camera"])
+        values[IMAGE_COLS.index("extractor_params")] = json.dumps(rec["extractor_params"])
+        ewkb = shapely.to_wkb(shapely.set_srid(geom, srid), hex=True, include_srid=True)
+        with psycopg.connect(dsn) as con:  # commits on leaving the block, then closes
+            con.execute(sql, [*values, ewkb])
+    return {"seconds": time.perf_counter() - t0}
+
+
+def ceiling_postgis(url: str, records: list[dict], batch_size: int) -> dict:
+    """Reference, not a competitor: binary COPY of only (path, footprint EWKB) into a bare logged table with no
+    index, in the same batches. What moving the footprint bytes alone costs on this machine."""
+    import psycopg
+
+    from autocnet_jobs.models import srid_for
+    from autocnet_jobs.store_postgis import ewkb
+
+    rows = [(r["path"], ewkb(r["footprint_wkb"], srid_for(r["iau_code"]) or 0)) for r in records]
+    with psycopg.connect(benchlib.libpq(url)) as con:
+        con.execute("CREATE TABLE ceiling (path text, footprint bytea)")
+        con.execute("ALTER TABLE ceiling ALTER COLUMN footprint SET STORAGE EXTERNAL")
+        con.commit()
+        t0 = time.perf_counter()
+        for i in range(0, len(rows), batch_size):
+            with con.cursor().copy("COPY ceiling (path, footprint) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["text", "bytea"])
+                for row in rows[i:i + batch_size]:
+                    copy.write_row(row)
+            con.commit()
+        seconds = time.perf_counter() - t0
+        con.execute("DROP TABLE ceiling")
+    return {"seconds": seconds}
+
+
+def baseline_sqlite(path: str, records: list[dict]) -> dict:
+    """One sqlite3 connection, one INSERT and one commit per image (same WAL settings as ours)."""
+    import json
+
+    from autocnet_jobs.models import srid_for
+
+    geoms = [shapely.from_wkb(bytes.fromhex(r["footprint_wkb"])) for r in records]
+    cols = (*IMAGE_COLS, "footprint", "minx", "miny", "maxx", "maxy")
+    sql = f"INSERT INTO images ({', '.join(cols)}) VALUES ({', '.join(['?'] * len(cols))})"
+    t0 = time.perf_counter()
+    for rec, geom in zip(records, geoms):
+        values = [rec.get(c) for c in IMAGE_COLS]
+        values[IMAGE_COLS.index("srid")] = srid_for(rec["iau_code"])
+        values[IMAGE_COLS.index("camera")] = json.dumps(rec["camera"])
+        values[IMAGE_COLS.index("extractor_params")] = json.dumps(rec["extractor_params"])
+        con = sqlite3.connect(path)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("PRAGMA busy_timeout=10000")
+        con.execute(sql, [*values, shapely.to_wkb(geom), *geom.bounds])
+        con.commit()
+        con.close()
+    return {"seconds": time.perf_counter() - t0}
+
+
+def count_rows(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as con:
+        n = con.execute(text("SELECT count(*) FROM images")).scalar()
+    engine.dispose()
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=10_000)
+    ap.add_argument("--vertices", default="512", help="footprint vertices; a comma list runs each")
+    ap.add_argument("--batch-size", type=int, default=None, help="default: database.batch_size of the config")
+    ap.add_argument("--baseline-rows", type=int, default=2000,
+                    help="rows for the per-image baseline (its rate does not depend on the count; at ~50 rows/s "
+                         "into PostGIS all 10k would take 3-4 minutes alone)")
+    ap.add_argument("--backends", default="postgis,sqlite")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning, module="pyproj")
+    from autocnet_jobs import config
+
+    batch = args.batch_size or config.defaults()["database"]["batch_size"]
+    base_n = min(args.baseline_rows, args.rows)
+    backends = args.backends.split(",")
+    info = benchlib.machine()
+    pg = benchlib.postgis_url() if "postgis" in backends else None
+    tmp = benchlib.scratch_dir("bench-writer-")
+    results = []
+    for vertices in [int(v) for v in args.vertices.split(",")]:
+        records = benchlib.make_records(args.rows, vertices=vertices)
+        wkb_kb = sum(len(r["footprint_wkb"]) for r in records) / 2 / len(records) / 1024
+        for backend in backends:
+            if backend == "postgis":
+                dbs = [benchlib.ScratchDatabase(pg, "ours"), benchlib.ScratchDatabase(pg, "base")]
+                url_ours, url_base = dbs[0].url, dbs[1].url
+            else:
+                dbs = []
+                url_ours = f"sqlite:///{tmp}/ours_{vertices}.db"
+                url_base = f"sqlite:///{tmp}/base_{vertices}.db"
+            try:
+                prepare_schema(url_base, records)
+                if backend == "postgis":
+                    b = baseline_postgis(url_base, records[:base_n])
+                else:
+                    b = baseline_sqlite(url_base.removeprefix("sqlite:///"), records[:base_n])
+                o = ours(url_ours, records, batch)
+                assert count_rows(url_ours) == args.rows and count_rows(url_base) == base_n
+                c = ceiling_postgis(url_base, records, batch) if backend == "postgis" else None
+            finally:
+                for db in dbs:
+                    db.drop()
+            b_rate, o_rate = base_n / b["seconds"], args.rows / o["seconds"]
+            common = {"backend": backend, "vertices": vertices, "wkb_kb": wkb_kb}
+            results.append({**common, "method": "baseline: 1 connection + INSERT + commit per image",
+                            "rows": base_n, "seconds": b["seconds"], "rows_per_s": b_rate, "ratio": 1.0})
+            results.append({**common, "method": f"ours: Store.write, batches of {batch}", "rows": args.rows,
+                            "seconds": o["seconds"], "rows_per_s": o_rate, "ratio": o_rate / b_rate,
+                            "client_cpu_s": o["client_cpu_s"], "connect_s": o["connect_s"]})
+            if c:
+                results.append({**common, "method": "reference: COPY (path, EWKB) only, bare table",
+                                "rows": args.rows, "seconds": c["seconds"], "rows_per_s": args.rows / c["seconds"],
+                                "ratio": args.rows / c["seconds"] / b_rate})
+    print(f"Writer benchmark: {args.rows} records, batch {batch}; {benchlib.machine_line(info)}")
+    print(benchlib.table(results, [("backend", "backend", ""), ("vertices", "vertices", "d"),
+                                   ("wkb_kb", "WKB KiB", ".1f"), ("method", "method", ""), ("rows", "rows", ",d"),
+                                   ("seconds", "time s", ".2f"), ("client_cpu_s", "client CPU s", ".2f"),
+                                   ("rows_per_s", "rows/s", ",.0f"),
+                                   ("ratio", "vs baseline", ".1f")]))
+    checks = []
+    for r in results:
+        if r["method"].startswith("ours") and r["backend"] == "postgis":
+            ok_rate, ok_ratio = r["rows_per_s"] >= TARGET_ROWS_PER_S, r["ratio"] >= TARGET_RATIO
+            checks.append({"vertices": r["vertices"], "rate_target_met": ok_rate, "ratio_target_met": ok_ratio})
+            print(f"PostGIS, {r['vertices']} vertices: {r['rows_per_s']:,.0f} rows/s vs target {TARGET_ROWS_PER_S:,}: "
+                  f"{benchlib.verdict(ok_rate)}; {r['ratio']:.1f}x the baseline vs target {TARGET_RATIO:.0f}x: "
+                  f"{benchlib.verdict(ok_ratio)}")
+    benchlib.write_json(args.json, {"benchmark": "writer", "machine": info, "rows": args.rows, "batch_size": batch,
+                                    "results": results, "targets": checks})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
