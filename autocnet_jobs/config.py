@@ -36,7 +36,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "extractor.method": ("sift", "orb", "akaze"),
 }
 _POSITIVE = {"cluster.n_workers", "cluster.maxfailures", "database.batch_size", "extractor.max_features",
-             "extractor.tile_size", "extractor.downsample", "reading.band", "pyro.max_message_size"}
+             "extractor.tile_size", "extractor.downsample", "reading.band", "pyro.max_message_size",
+             "cluster.worker_grace"}
 
 
 def defaults() -> dict[str, Any]:

@@ -13,56 +13,23 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import errors
-from .jobs import TASK_PREFIX, exit_worker, run_job
+from .job_record import PERMANENT_KINDS, TERMINAL, Job, worker_label
+from .jobs import TASK_PREFIX, run_job
+from .watchdog import Watchdog
 from .writer import WriterProcess
 
 log = logging.getLogger(__name__)
 
-# Failures that no retry can fix: the same bytes give the same answer.
-PERMANENT_KINDS = frozenset({"unsupported_format", "no_data", "too_small", "no_georeference"})
-TERMINAL = ("done", "failed")
 MAX_WRITER_RESTARTS = 5
 MAX_REQUEUES = 10
-
-
-@dataclass
-class Job:
-    path: str
-    size: int | None = None
-    mtime: float | None = None
-    state: str = "queued"  # queued | running | writing | done | failed
-    failures: int = 0
-    attempt: str | None = None
-    future: Any = None
-    started_at: float | None = None
-    worker: dict = field(default_factory=dict)
-    errors: list[dict] = field(default_factory=list)
-    requeues: int = 0  # resubmissions that did not count as failures (never started)
-
-    def row(self) -> dict:
-        last = self.errors[-1] if self.errors else {}
-        state = "queued" if self.state == "writing" else self.state
-        return {"path": self.path, "state": state, "attempts": self.failures, "error_kind": last.get("kind"),
-                "error_type": last.get("type"), "last_error": last.get("message"),
-                "traceback": last.get("traceback"), "log": last.get("log"), "size": self.size, "mtime": self.mtime,
-                "worker": worker_label(self.worker)}
 
 
 def _add_done_callbacks(pairs: list[tuple[Any, Callable]]) -> None:
     for fut, fn in pairs:
         fut.add_done_callback(fn)
-
-
-def worker_label(worker: dict) -> str | None:
-    """What the jobs table keeps of a worker: its host, and its Slurm job id when it runs in one."""
-    if not worker.get("host"):
-        return None
-    job = worker.get("slurm_job_id")
-    return f"{worker['host']} (slurm job {job})" if job else worker["host"]
 
 
 class JobTracker:
@@ -83,12 +50,12 @@ class JobTracker:
         self._pending_records: list[dict] = []
         self._pending_rows: list[dict] = []
         self._known_waiters: dict[str, list] = {}
-        self._restarts: list[threading.Thread] = []
         self._writer_restarts = 0
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.db_down: str | None = None
         self.writer = writer
+        self.watchdog = Watchdog(client, backend, cfg["cluster"]["worker_grace"], self._has_live_jobs)
         self._thread = threading.Thread(target=self._run, name="autocnet-tracker", daemon=True)
         self._stopped = threading.Event()
         self._thread.start()
@@ -347,32 +314,12 @@ class JobTracker:
             self._restart_writer()
 
     def _stop_hung(self, job: Job) -> None:
-        """Restart the hung task's worker (a running Python thread cannot be interrupted), then cancel the task.
+        fut, job.future = job.future, None
+        self.watchdog.stop_hung(job.worker, fut)
 
-        Not the other way round: cancelling first frees the worker's slot in the scheduler, which at once sends
-        it the next task (often this job's own retry), and the restart then kills that one as ``worker_died``.
-        """
-        fut, address = job.future, job.worker.get("address")
-        job.future = None
-        if not address:
-            if fut is not None:
-                fut.cancel()
-            return
-        t = threading.Thread(target=self._restart_worker, args=(address, fut), daemon=True)
-        t.start()
-        self._restarts.append(t)
-
-    def _restart_worker(self, address: str, fut=None) -> None:
-        # The worker process exits from its event loop (the hung task holds only its task thread) and its
-        # nanny starts a fresh one: the same path as any worker death. Client.restart_workers was tried
-        # first, but with the task thread stuck it could leave the cluster with no worker at all.
-        try:
-            self.client.run(exit_worker, workers=[address], wait=False)
-        except Exception:  # noqa: BLE001 - the worker may already be gone
-            log.warning("could not restart worker %s", address, exc_info=True)
-        finally:
-            if fut is not None:  # a stale attempt: its outcome (KilledWorker by now) is ignored
-                fut.cancel()
+    def _has_live_jobs(self) -> bool:
+        # From the watchdog's thread, without the lock: list() copies the values in one step under the GIL.
+        return any(j.state in ("queued", "running") for j in list(self.jobs.values()))
 
     def _restart_writer(self) -> None:
         self._writer_restarts += 1
@@ -445,8 +392,7 @@ class JobTracker:
                 pass
         for job in live:
             job.future = None
-        for t in self._restarts:  # a worker restart still in flight would race with closing the cluster
-            t.join(60)
+        self.watchdog.close()  # sends a worker exit still in flight: it would race with closing the cluster
         self._flush_to_writer()
         self.writer.stop()
         self._drain_writer()

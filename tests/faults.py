@@ -96,3 +96,16 @@ def soak(path: str, settings: dict) -> dict:
             open(marker, "w").close()
             time.sleep(3600)
     return tiny_record(path, settings)
+
+
+def gil_hang_once(path: str, settings: dict) -> dict:
+    """For a 'gil' file, the first time: a regular expression that backtracks for ever. The regex engine holds
+    the GIL throughout, so the worker's event loop stops too and cannot run ``exit_worker``: the worker must be
+    killed from outside. A marker file beside the image makes it once."""
+    import re
+
+    marker = path + ".hung"
+    if "gil" in os.path.basename(path) and not os.path.exists(marker):
+        open(marker, "w").close()
+        re.match(r"(a+)+$", "a" * 64 + "b")
+    return tiny_record(path, settings)

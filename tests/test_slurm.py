@@ -416,3 +416,24 @@ def test_sbatch_template_with_a_missing_directory_fails_clearly(batch_env, tmp_p
     assert info["JobState"] == "FAILED" and info["ExitCode"] != "0:0", info
     assert str(missing) in text and "does not exist" in text, text
     assert not (tmp_path / "autocnet.db").exists()
+
+
+def test_a_worker_stuck_holding_the_gil_is_scancelled_and_replaced(slurm_env, tmp_path):
+    # The stuck worker's event loop cannot run exit_worker: after worker_grace its job is scancelled. One worker
+    # job, so the run can only finish if that happens and adapt() submits a replacement.
+    folder = tiny_files(tmp_path / "in", 6)
+    stuck = folder / "img-gil.cub"
+    stuck.write_bytes(b"x")
+    cfg = slurm_config(tmp_path, n_workers=1, maxfailures=3, job_timeout=4, worker_grace=3)
+    with ImageAdder(cfg, process=faults.gil_hang_once, quiet=True) as ia:
+        be = backend(ia)
+        ia.add_images(folder, "cub")
+        first = wait_for(lambda: len(ids := be.job_ids()) == 1 and set(ids), 60, "one worker job submitted")
+        ia.wait(timeout=150)
+        status, f = ia.job_status, ia.failure(stuck)
+        kills, job_ids = ia._tracker.watchdog.kills, set(be.job_ids())
+    assert all(v is True for v in status.values()), status
+    victim = f["history"][0]["worker"]["slurm_job_id"]
+    assert [h["kind"] for h in f["history"]] == ["timeout"] and victim in first
+    assert kills == 1 and victim not in job_ids
+    wait_for(lambda: ids_gone(job_ids | first), 30, "no job of the run left after close")

@@ -68,6 +68,18 @@ class ClusterBackend:
         """Where the log of the worker described by a ``started`` callback can be read."""
         return None
 
+    # ---- used by the watchdog (autocnet_jobs.watchdog) -------------------------------------------------------
+    def worker_slots(self) -> set | None:
+        """Names of the workers the cluster should have, when this backend can replace lost ones (see heal)."""
+        return None
+
+    def heal(self, lost: set) -> None:
+        """Replace the workers of these slots (names from worker_slots) with fresh ones."""
+
+    def kill_worker(self, worker: dict) -> bool:
+        """End a worker that would not exit by itself (``worker`` as sent by its ``started`` callback)."""
+        return False
+
     def close(self) -> None:
         if self.client is not None:
             with contextlib.suppress(Exception):

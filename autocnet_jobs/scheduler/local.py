@@ -1,9 +1,15 @@
 """A Dask LocalCluster: process workers, one thread each, on this machine."""
 from __future__ import annotations
 
+import logging
+import os
+import signal
+
 from distributed import Client, LocalCluster
 
 from .base import ClusterBackend
+
+log = logging.getLogger(__name__)
 
 
 class LocalBackend(ClusterBackend):
@@ -21,3 +27,37 @@ class LocalBackend(ClusterBackend):
 
     def worker_log(self, worker_info: dict) -> str | None:
         return "stderr of the process running the ImageAdder (LocalCluster workers log there)"
+
+    def worker_slots(self) -> set | None:
+        return set(list(self.cluster.worker_spec)) if self.cluster is not None else None
+
+    def heal(self, lost: set) -> None:
+        """Replace these worker slots (LocalCluster never does: a nanny whose restart failed, or that closed,
+        keeps its slot without a worker for ever)."""
+        cluster = self.cluster
+        if cluster is None:
+            return
+
+        def fix() -> None:  # on the cluster's event loop, which owns worker_spec
+            for name in lost:
+                cluster.worker_spec.pop(name, None)
+            cluster.scale(self.config["n_workers"])  # closes the old nannies, starts new ones
+
+        cluster.loop.add_callback(fix)
+
+    def kill_worker(self, worker: dict) -> bool:
+        cluster = self.cluster
+        try:
+            pid = int(worker.get("pid") or 0)  # the callback channel carries it as text
+        except ValueError:
+            return False
+        if not pid or cluster is None:
+            return False
+        # Only a process one of our nannies runs: a pid alone could by now belong to anything.
+        if pid not in {getattr(n, "pid", None) for n in list(cluster.workers.values())}:
+            return False
+        try:
+            os.kill(pid, signal.SIGKILL)  # its nanny sees the exit and starts a fresh worker
+        except ProcessLookupError:
+            return False
+        return True

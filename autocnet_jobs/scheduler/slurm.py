@@ -170,6 +170,16 @@ class SlurmBackend(ClusterBackend):
         # Without a log directory dask-jobqueue sets no -o/-e: Slurm's default file in the submit directory.
         return os.path.join(self._submit_dir, f"slurm-{job}.out")
 
+    def kill_worker(self, worker: dict) -> bool:
+        """scancel the worker's job (only one of ours); the job watcher and adapt() submit a replacement."""
+        job = worker.get("slurm_job_id")
+        if not job or job not in self.job_ids():
+            return False
+        res = subprocess.run(["scancel", job], capture_output=True, text=True, timeout=30)
+        if res.returncode != 0:
+            log.warning("scancel %s failed: %s", job, res.stderr.strip())
+        return res.returncode == 0
+
     def close(self) -> None:
         self._stop.set()
         if self._watcher is not None:
