@@ -6,10 +6,10 @@ virtual table (kept in step by triggers) indexes, since pip-installed Python can
 """
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, Text,
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, Text,
                         func)
 
-SCHEMA_VERSION = 2  # 2: jobs.error_type, traceback, log
+SCHEMA_VERSION = 3  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB)
 
 # Integer SRIDs for IAU_2015 codes: PostGIS requires srid <= 998999, IAU codes of small bodies are larger.
 _SRID_PLANETS = 800000
@@ -45,7 +45,7 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("name", Text, nullable=False),
         Column("path", Text, nullable=False, unique=True),
         Column("checksum", String(64), nullable=False),
-        Column("size", Integer, nullable=False),
+        Column("size", BigInteger, nullable=False),
         Column("mtime", Float, nullable=False),
         Column("driver", String(32)),
         Column("width", Integer), Column("height", Integer), Column("bands", Integer),
@@ -75,7 +75,7 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("last_error", Text),
         Column("traceback", Text),
         Column("log", Text),
-        Column("size", Integer), Column("mtime", Float),
+        Column("size", BigInteger), Column("mtime", Float),
         Column("worker", Text),
         Column("updated_at", DateTime(timezone=True), server_default=func.now()),
     )

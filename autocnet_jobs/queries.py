@@ -134,19 +134,41 @@ def intersecting(url: str, minlon: float, minlat: float, maxlon: float, maxlat: 
     parts = list(region.geoms) if hasattr(region, "geoms") else [region]
     paths: set[str] = set()
     with connect(url) as conn:
+        postgis = is_postgis(url)
+        srids = _footprint_srids(conn) if postgis else []
         for part in parts:
             x0, y0, x1, y1 = part.bounds
-            if is_postgis(url):
-                sql = text("""SELECT path FROM images WHERE footprint IS NOT NULL AND
-                              ST_Intersects(footprint, ST_MakeEnvelope(:x0, :y0, :x1, :y1, ST_SRID(footprint)))""")
-                paths.update(r[0] for r in conn.execute(sql, dict(x0=x0, y0=y0, x1=x1, y1=y1)))
+            box_ = dict(x0=x0, y0=y0, x1=x1, y1=y1)
+            if postgis:
+                # One query per SRID: an envelope built from a constant SRID lets the planner use the GiST
+                # index; ST_SRID(footprint) per row would force a scan of every footprint.
+                for srid in srids:
+                    paths.update(r[0] for r in conn.execute(_PG_INTERSECTING, dict(box_, srid=srid)))
             else:
                 sql = text("""SELECT i.path, i.footprint FROM images_rtree r JOIN images i ON i.id = r.id
                               WHERE r.minx <= :x1 AND r.maxx >= :x0 AND r.miny <= :y1 AND r.maxy >= :y0""")
-                for path, fp in conn.execute(sql, dict(x0=x0, y0=y0, x1=x1, y1=y1)):
+                for path, fp in conn.execute(sql, box_):
                     if shapely.from_wkb(fp).intersects(part):
                         paths.add(path)
     return sorted(paths)
+
+
+# The srid test is the cheaper qual, so PostgreSQL applies it before the exact test (which refuses to compare
+# geometries of different SRIDs); the && of ST_Intersects is what the GiST index answers.
+_PG_INTERSECTING = text("SELECT path FROM images WHERE coalesce(srid, 0) = :srid AND "
+                        "ST_Intersects(footprint, ST_MakeEnvelope(:x0, :y0, :x1, :y1, :srid))")
+
+
+def _footprint_srids(conn: Connection) -> list[int]:
+    """The distinct SRIDs of the footprints, by a skip scan of the srid index (one probe per SRID, not a pass
+    over every image), plus 0: a footprint whose body is unknown is stored without one."""
+    rows = conn.execute(text("""
+        WITH RECURSIVE s(srid) AS (
+            SELECT min(srid) FROM images
+            UNION ALL
+            SELECT (SELECT min(srid) FROM images WHERE srid > s.srid) FROM s WHERE s.srid IS NOT NULL)
+        SELECT srid FROM s WHERE srid IS NOT NULL"""))
+    return sorted({0, *(r[0] for r in rows)})
 
 
 def to_geojson(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -83,12 +83,21 @@ class Store:
             version = self.conn.execute(select(info.c.version)).scalar()
             if version is None:
                 self.conn.execute(info.insert().values(version=models.SCHEMA_VERSION))
+            elif version == 2:
+                # 2 -> 3 only widened the size columns (SQLite's INTEGER is 64-bit already).
+                self._widen_sizes()
+                self.conn.execute(info.update().values(version=models.SCHEMA_VERSION))
+                log.warning("database %s upgraded from schema version 2 to %d", safe_url(self.url),
+                            models.SCHEMA_VERSION)
             elif version != models.SCHEMA_VERSION:
                 raise DatabaseUnavailable(
                     f"database {safe_url(self.url)} has schema version {version}; this autocnet_jobs writes "
                     f"version {models.SCHEMA_VERSION}. Use a new database or migrate it.")
 
     def _extra_schema(self) -> None:
+        pass
+
+    def _widen_sizes(self) -> None:
         pass
 
     def close(self) -> None:

@@ -39,11 +39,17 @@ class PostgisStore(Store):
         self.conn.exec_driver_sql(
             "CREATE INDEX IF NOT EXISTS images_footprint_gist ON images USING GIST (footprint)")
         self.conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS images_body ON images (body)")
+        # queries.intersecting finds the SRIDs in use by skipping through this index.
+        self.conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS images_srid ON images (srid)")
         self.conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state)")
         if self.conn.execute(text(
                 "SELECT attstorage <> 'e' FROM pg_attribute WHERE attrelid = 'images'::regclass "
                 "AND attname = 'footprint'")).scalar():
             self.conn.exec_driver_sql("ALTER TABLE images ALTER COLUMN footprint SET STORAGE EXTERNAL")
+
+    def _widen_sizes(self) -> None:
+        for table in ("images", "jobs"):
+            self.conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN size TYPE bigint")
 
     def _ensure_schema(self) -> None:
         with self.conn.begin():

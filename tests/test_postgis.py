@@ -160,3 +160,48 @@ def test_only_our_writer_connection_is_named(fresh_pg_db, tmp_path):
                                  " AND pid <> pg_backend_pid()")
         assert names == [(APPLICATION_NAME,)]
         assert ia.callback_uri
+
+
+FIVE_GIB = 5 * 2**30
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgis"])
+def test_files_over_2_gib_and_a_version_2_catalogue_is_upgraded(backend, request, tmp_path):
+    # Schema version 2 kept file sizes in 32-bit columns: a 5 GiB image could not be recorded.
+    from autocnet_jobs.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'cat.db'}" if backend == "sqlite" else request.getfixturevalue("fresh_pg_db")
+    (tmp_path / "a.cub").write_bytes(b"x")
+    (tmp_path / "b.cub").write_bytes(b"x")
+    small = faults.tiny_record(str(tmp_path / "a.cub"), {})
+    big = dict(faults.tiny_record(str(tmp_path / "b.cub"), {}), size=FIVE_GIB)
+    store = open_store(url)
+    store.connect()
+    store.write([small], [])
+    if backend == "postgis":  # make it a version 2 catalogue, as the previous release created it
+        for table in ("images", "jobs"):
+            store.conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN size TYPE integer")
+    store.conn.exec_driver_sql("UPDATE schema_info SET version = 2")
+    store.conn.commit()
+    store.close()
+
+    store = open_store(url)
+    store.connect()  # upgrades
+    store.write([big], [])
+    version = store.conn.exec_driver_sql("SELECT version FROM schema_info").scalar()
+    store.close()
+    rows = {r["path"]: r for r in queries.images(url)}
+    assert version == 3
+    assert rows[big["path"]]["size"] == FIVE_GIB and rows[small["path"]]["size"] == 1
+    status = {p: s for p, s, *_ in _jobs(url)}
+    assert status == {small["path"]: "done", big["path"]: "done"}
+
+
+def _jobs(url: str) -> list[tuple]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as con:
+        rows = con.execute(text("SELECT path, state, size FROM jobs")).fetchall()
+    engine.dispose()
+    return [tuple(r) for r in rows]
