@@ -7,9 +7,9 @@ Two faults Dask does not repair by itself:
   holding the GIL, a stopped or swapped-out process) never runs it: after ``cluster.worker_grace`` seconds the
   backend ends it from outside (SIGKILL of the local process, ``scancel`` of its Slurm job).
 - A worker that is gone and not coming back (a nanny whose restart failed, a worker that retired): while jobs
-  wait, a worker slot that has had no connected worker for ``cluster.worker_grace`` seconds on end is refilled
-  by the backend. Without this a LocalCluster that lost its workers waits forever. Counted per slot, so the
-  ordinary restarts of a run with many timeouts (a few seconds each) never add up to a replacement.
+  wait, a worker slot the backend reports lost (no worker, and none starting) for ``cluster.worker_grace``
+  seconds on end is refilled. Without this a LocalCluster that lost its workers waits forever. A worker that
+  is merely slow to restart is never replaced: that would kill its start.
 
 Its own thread, so a slow scheduler round trip never holds up the tracker.
 """
@@ -113,17 +113,15 @@ class Watchdog:
                             self.grace)
                 if self.backend.kill_worker(worker):
                     self.kills += 1
-        slots = self.backend.worker_slots()
-        if not pending or slots is None:
+        if not pending:
             self._missing_since.clear()
             return
-        # Per slot, so that frequent ordinary restarts (each a few seconds without a worker) never add up.
         connected = {info.get("name") for info in workers.values() if info.get("status", "running") in _LIVE}
-        missing = slots - connected
+        missing = self.backend.lost_slots(connected)
         self._missing_since = {n: self._missing_since.get(n, now) for n in missing}
         lost = {n for n, since in self._missing_since.items() if now - since >= self.grace}
         if lost:
-            log.warning("jobs are waiting and worker slot(s) %s have had no worker for %.0f s; replacing them",
+            log.warning("jobs are waiting and worker slot(s) %s have been lost for %.0f s; replacing them",
                         sorted(map(str, lost)), self.grace)
             self.backend.heal(lost)
             self.heals += 1

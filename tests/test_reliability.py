@@ -27,11 +27,28 @@ from .helpers import children, config, listening_ports, pids_with_file_open, tin
 CLI = str(Path(sys.executable).with_name("autocnet-jobs"))
 
 
-def wait_until(predicate, timeout: float = 120, step: float = 0.05):
+def wait_until(predicate, timeout: float = 120, step: float = 0.05, message=lambda: "condition not reached in time"):
     deadline = time.time() + timeout
     while not predicate():
-        assert time.time() < deadline, "condition not reached in time"
+        assert time.time() < deadline, message()
         time.sleep(step)
+
+
+def stray_processes(before: set[int]) -> list[str]:
+    """Live (not zombie) child processes that were not there before, with their command lines. Not counted:
+    multiprocessing's resource tracker, which the first spawned process of an interpreter starts and which by
+    design lives as long as the interpreter (pytest's), whoever spawned first."""
+    out = []
+    for pid in children() - before:
+        try:
+            p = psutil.Process(pid)
+            if "multiprocessing.resource_tracker" in " ".join(p.cmdline()):
+                continue
+            if p.status() != "zombie":
+                out.append(f"{pid} {p.status()} {' '.join(p.cmdline())[:200]}")
+        except psutil.NoSuchProcess:
+            pass
+    return out
 
 
 def test_sigkill_of_a_worker_counts_once_and_the_job_reruns(tmp_path, monkeypatch):
@@ -287,8 +304,8 @@ def test_soak_2000_images_with_raises_and_hangs(tmp_path):
     counts = queries.job_counts(cfg["database"]["url"])
     assert counts == {"queued": 0, "running": 0, "done": n - n_raise, "failed": n_raise}
     # Nothing of the run is left behind.
-    wait_until(lambda: not [p for p in children() - before_children
-                            if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"], timeout=60)
+    wait_until(lambda: not stray_processes(before_children), timeout=60,
+               message=lambda: f"processes left: {stray_processes(before_children)}")
     assert not psutil.pid_exists(writer) or psutil.Process(writer).status() == "zombie"
     assert not (ports & listening_ports())
     assert pids_with_file_open(tmp_path / "catalogue.db") == set()

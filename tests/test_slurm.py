@@ -162,18 +162,34 @@ def slurm_cubs(slurm_env, tmp_path_factory):
             wait_for(lambda: len(watch.running()) == 2, 60, "two worker jobs RUNNING in squeue")
             ia.client.wait_for_workers(2, timeout=60)  # their worker processes are up: inspect them
             inspected, leaked = token_in_processes(ia._token, watch.running())
+            worker_settings = ia.client.run(_worker_settings)
             ia.wait(timeout=300)
             watch.sample()
         result = {"tmp": tmp, "images": images, "cfg": cfg, "submitted": submitted, "status": ia.job_status,
                   "info": {p: ia.job_info(p) for p in submitted}, "watch": watch, "job_ids": set(be.job_ids()),
                   "job_script": be.job_script(), "token": ia._token, "leaked": leaked, "inspected": inspected,
-                  "log_dir": tmp / "logs", "dashboard": ia.dashboard_link}
+                  "log_dir": tmp / "logs", "dashboard": ia.dashboard_link,
+                  "worker_settings": worker_settings}
     finally:
         ia.close()
     result["after_close"] = squeue()
     result["seconds"] = time.monotonic() - t0
     print(f"slurm run of {len(CUBS)} cubes: {result['seconds']:.1f} s", file=sys.stderr)
     return result
+
+
+def _worker_settings() -> tuple:
+    import dask
+
+    return (dask.config.get("distributed.admin.tick.interval"), dask.config.get("distributed.worker.profile.interval"),
+            os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS"))
+
+
+def test_slurm_workers_get_the_same_worker_settings_as_local_ones(slurm_cubs):
+    # Dask's default MALLOC_TRIM_THRESHOLD_ cost 15% per image (bench/README.md); the tick and profiler
+    # intervals cut an idle worker's CPU. Slurm workers read their own Dask config, so the job script sets them.
+    values = set(slurm_cubs["worker_settings"].values())
+    assert values == {("500ms", "100ms", None, "1")}, slurm_cubs["worker_settings"]
 
 
 def test_cubes_ingest_on_slurm_worker_jobs(slurm_cubs):

@@ -8,6 +8,7 @@ never takes a queued task down with it.
 from __future__ import annotations
 
 import contextlib
+import shlex
 from typing import Any, Iterator
 
 import dask
@@ -21,12 +22,29 @@ DASK_SETTINGS = {
     # Dask's default also sets MALLOC_TRIM_THRESHOLD_=65536 in every worker, which turns off glibc's adaptive mmap
     # threshold: each large array (image tiles, SIFT pyramids) is then a fresh mmap, twice the page faults, +15%
     # time per image (bench/README.md, parallel efficiency). Only the one-thread-per-library settings are kept.
-    "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
+    # None unsets it (Dask's convention), also where this dict is merged into Dask's default (DASK_* variables).
+    "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1,
+                                            "MALLOC_TRIM_THRESHOLD_": None},
     # Background work of an idle cluster, measured on 2 local workers: 127 ms of CPU per second by default (the
     # 20 ms event-loop tick of every server, the workers' 10 ms profiler), 41 ms with these; profiles still work.
     "distributed.admin.tick.interval": "500ms",
     "distributed.worker.profile.interval": "100ms",
 }
+
+
+# The settings above that take effect in the worker processes. Local workers inherit our config; Slurm workers
+# read their own, so the job script exports these (Dask reads DASK_* variables).
+WORKER_SIDE = ("distributed.nanny.pre-spawn-environ", "distributed.admin.tick.interval",
+               "distributed.worker.profile.interval")
+
+
+def worker_env_exports() -> list[str]:
+    """``export DASK_...=...`` lines that give a worker process these settings."""
+    lines = []
+    for key in WORKER_SIDE:
+        var = "DASK_" + "__".join(part.upper().replace("-", "_") for part in key.split("."))
+        lines.append(f"export {var}={shlex.quote(repr(DASK_SETTINGS[key]))}")
+    return lines
 
 
 @contextlib.contextmanager
@@ -69,9 +87,10 @@ class ClusterBackend:
         return None
 
     # ---- used by the watchdog (autocnet_jobs.watchdog) -------------------------------------------------------
-    def worker_slots(self) -> set | None:
-        """Names of the workers the cluster should have, when this backend can replace lost ones (see heal)."""
-        return None
+    def lost_slots(self, connected: set) -> set:
+        """Names of worker slots with no worker and none on its way (``connected``: names of live workers).
+        Empty for backends that replace lost workers themselves (Slurm: adapt) or cannot (address)."""
+        return set()
 
     def heal(self, lost: set) -> None:
         """Replace the workers of these slots (names from worker_slots) with fresh ones."""

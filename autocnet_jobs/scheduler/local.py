@@ -28,8 +28,15 @@ class LocalBackend(ClusterBackend):
     def worker_log(self, worker_info: dict) -> str | None:
         return "stderr of the process running the ImageAdder (LocalCluster workers log there)"
 
-    def worker_slots(self) -> set | None:
-        return set(list(self.cluster.worker_spec)) if self.cluster is not None else None
+    def lost_slots(self, connected: set) -> set:
+        cluster = self.cluster
+        if cluster is None:
+            return set()
+        nannies = dict(list(cluster.workers.items()))
+        # A nanny still running is restarting its worker, however slowly (a loaded machine can take a minute):
+        # replacing it then would kill that start. Lost means the nanny itself gave up or closed.
+        return {name for name in list(cluster.worker_spec) if name not in connected
+                and (name not in nannies or nannies[name].status.name not in ("running", "init", "starting"))}
 
     def heal(self, lost: set) -> None:
         """Replace these worker slots (LocalCluster never does: a nanny whose restart failed, or that closed,

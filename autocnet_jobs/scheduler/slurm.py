@@ -38,7 +38,7 @@ from dask.utils import parse_timedelta
 from dask_jobqueue import SLURMCluster
 from distributed import Client
 
-from .base import ClusterBackend
+from .base import ClusterBackend, worker_env_exports
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,9 @@ class SlurmBackend(ClusterBackend):
             "python": s["python"] or sys.executable,
             "job_extra_directives": list(s["job_extra_directives"]),
             "scheduler_options": {"dashboard_address": self.config["dashboard_address"]},
-            # Same thread limits as the local backend, set in the job script.
-            "job_script_prologue": ["export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GDAL_NUM_THREADS=1"],
+            # Same thread limits and worker-side Dask settings as the local backend, set in the job script.
+            "job_script_prologue": ["export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GDAL_NUM_THREADS=1",
+                                    *worker_env_exports()],
         }
         for key in ("queue", "account", "interface"):
             if s[key]:
