@@ -76,8 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_query)
 
     e = sub.add_parser("export", help="write the catalogue with footprints")
-    e.add_argument("--format", choices=["geojson"], default="geojson")
-    e.add_argument("--out", help="output file (default: stdout)")
+    e.add_argument("--format", choices=["geojson", "gpkg"], default=None,
+                   help="geojson (one collection, lon/lat) or gpkg (GeoPackage: one layer per body in its CRS); "
+                        "default: from the --out extension, else geojson")
+    e.add_argument("--out", help="output file (default: stdout; required for gpkg)")
     e.add_argument("--body")
     common(e)
     e.set_defaults(func=cmd_export)
@@ -227,6 +229,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from . import queries
 
     rows = queries.images(_config(args)["database"]["url"], body=args.body)
+    fmt = args.format or ("gpkg" if (args.out or "").lower().endswith(".gpkg") else "geojson")
+    if fmt == "gpkg":
+        from .gpkg import write_gpkg
+
+        if not args.out:
+            print("error: --format gpkg needs --out FILE (a GeoPackage cannot go to stdout)", file=sys.stderr)
+            return 2
+        layers = write_gpkg(rows, args.out)
+        print(f"{len(rows)} images written to {args.out} ({', '.join(f'{k}: {v}' for k, v in layers.items())})")
+        return 0
     doc = json.dumps(queries.to_geojson(rows), default=str)
     if args.out:
         tmp = args.out + ".tmp"

@@ -123,3 +123,48 @@ def test_intersecting_on_postgis_uses_the_gist_index(pg_catalogue):
             "EXPLAIN " + queries._PG_INTERSECTING.text.replace(":x0", "170").replace(":y0", "-90")
             .replace(":x1", "180").replace(":y1", "90").replace(":srid", "830100")))
     assert "images_footprint_gist" in plan, plan
+
+
+def test_geopackage_export_reads_back_with_gdal(url, tmp_path):
+    # Read back by GDAL (pyogrio), not by our own code: layers per body, each in its body's CRS.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import warnings
+
+    import numpy as np
+    import pyogrio
+    from pyproj import CRS
+
+    out = tmp_path / "all.gpkg"
+    cli = str(Path(sys.executable).with_name("autocnet-jobs"))
+    res = subprocess.run([cli, "export", "--out", str(out), "--db", url], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    rows = {r["path"]: r for r in queries.images(url)}
+    seen = {}
+    for layer, geom_type in pyogrio.list_layers(out):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # GDAL's "non-conformant content" warnings fail it
+            meta, _, geoms, fields = pyogrio.raw.read(out, layer=layer)
+        assert geom_type == "MultiPolygon" and meta["geometry_type"] == "MultiPolygon"
+        paths = list(fields[meta["fields"].tolist().index("path")])
+        bodies = {rows[p]["body"] for p in paths}
+        assert len(bodies) == 1, (layer, bodies)
+        body = bodies.pop()
+        codes = {rows[p]["iau_code"] for p in paths}
+        if body:
+            assert layer == f"footprints_{body.lower()}"
+            assert CRS.from_user_input(meta["crs"]).equals(CRS.from_user_input(codes.pop()), ignore_axis_order=True)
+        for p, wkb in zip(paths, geoms):
+            seen[p] = wkb
+            fp = rows[p]["footprint"]
+            assert (wkb is None) == (fp is None), p
+            if fp is not None:
+                assert shapely.from_wkb(wkb).equals_exact(fp, 0), p
+        info = pyogrio.read_info(out, layer=layer)
+        assert info["features"] == len(paths)
+        created = fields[meta["fields"].tolist().index("created_at")]
+        assert created.dtype.kind == "M" and not np.isnat(created).any(), created[:3]  # parsed as datetimes
+    assert set(seen) == set(rows)
+    assert {"footprints_mars", "footprints_moon", "footprints_vesta"} <= {n for n, _ in pyogrio.list_layers(out)}
