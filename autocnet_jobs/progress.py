@@ -12,15 +12,21 @@ class ProgressBar:
         self.start = time.monotonic()
         self.tty = stream.isatty()
         self._last = 0.0
+        # Images already finished when the bar first looks (a resumed run skips the ones done before) do not
+        # count towards the rate, or the ETA of a resume would be far too short.
+        self._finished_at_start: int | None = None
 
     def line(self, counts: dict[str, int]) -> str:
         total = sum(counts.values()) or 1
         finished = counts["done"] + counts["failed"]
         filled = int(self.width * finished / total)
         elapsed = time.monotonic() - self.start
+        if self._finished_at_start is None:
+            self._finished_at_start = finished
+        progressed = finished - self._finished_at_start
         eta = "--:--"
-        if finished and finished < total:
-            left = elapsed / finished * (total - finished)
+        if progressed > 0 and finished < total:
+            left = elapsed / progressed * (total - finished)
             eta = f"{int(left // 60):02d}:{int(left % 60):02d}"
         elif finished >= total:
             eta = "00:00"

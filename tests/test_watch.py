@@ -120,10 +120,12 @@ def test_dashboard_on_the_slurm_backend(slurm_env, tmp_path):
 # ---- progress ---------------------------------------------------------------------------------------------
 def test_progress_bar_line_has_counts_and_eta():
     bar = ProgressBar(io.StringIO())
-    bar.start -= 10.0  # 7 of 10 finished in 10 s: 3 left take about 4 s
+    # A resumed run: 2 of 10 were done before it started and do not count towards the rate.
+    assert bar.line({"queued": 8, "running": 0, "writing": 0, "done": 2, "failed": 0}).endswith("eta --:--")
+    bar.start -= 10.0  # then 5 more finished in 10 s: the 3 left take about 6 s
     line = bar.line({"queued": 2, "running": 1, "writing": 0, "done": 5, "failed": 2})
-    assert "7/10 done=5 failed=2 running=1 queued=2 eta 00:04" in line
-    assert bar.line({"queued": 0, "running": 0, "writing": 0, "done": 3, "failed": 0}).endswith("eta 00:00")
+    assert "7/10 done=5 failed=2 running=1 queued=2 eta 00:06" in line
+    assert bar.line({"queued": 0, "running": 0, "writing": 0, "done": 10, "failed": 0}).endswith("eta 00:00")
 
 
 def test_show_progress_widget_then_text(tmp_path, monkeypatch):
