@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import config as config_mod
-from .callbacks import CallbackServer
+from .callbacks import CallbackServer, default_host
 from .errors import AutocnetJobsError, ConfigError
 from .scheduler.base import make_backend
 from .tracker import JobTracker
@@ -46,7 +46,8 @@ class ImageAdder:
         self._writer: WriterProcess | None = None
         try:
             pyro = self.config["pyro"]
-            self._server = CallbackServer(self._events, self._token, host=pyro["host"], port=pyro["port"],
+            host = pyro["host"] or default_host(self.config["cluster"])
+            self._server = CallbackServer(self._events, self._token, host=host, port=pyro["port"],
                                           max_message_size=pyro["max_message_size"])
             if not quiet:
                 print(f"Callback URI: {self._server.uri}")

@@ -30,6 +30,7 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
     "cluster.slurm.python": (str,),
     "cluster.slurm.log_directory": (str,),
     "cluster.job_timeout": (int, float),
+    "pyro.host": (str,),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "cluster.backend": ("local", "slurm", "address"),

@@ -6,6 +6,7 @@ jobs of one core each: the test machines have two cores and are shared.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -453,3 +454,25 @@ def test_a_worker_stuck_holding_the_gil_is_scancelled_and_replaced(slurm_env, tm
     assert [h["kind"] for h in f["history"]] == ["timeout"] and victim in first
     assert kills == 1 and victim not in job_ids
     wait_for(lambda: ids_gone(job_ids | first), 30, "no job of the run left after close")
+
+
+def test_callback_daemon_listens_on_the_slurm_interface_by_default(slurm_env, tmp_path):
+    # pyro.host unset: the daemon binds where the workers reach the scheduler (cluster.slurm.interface), not to
+    # loopback, which compute nodes could not reach. Uses a non-loopback interface of this machine.
+    import psutil
+
+    addrs = {name: a.address for name, al in psutil.net_if_addrs().items() for a in al
+             if a.family == socket.AF_INET and not a.address.startswith("127.")}
+    if not addrs:
+        pytest.skip("this machine has no non-loopback IPv4 interface")
+    name, ip = sorted(addrs.items())[0]
+    folder = tiny_files(tmp_path / "in", 4)
+    cfg = slurm_config(tmp_path, slurm={"interface": name})
+    with ImageAdder(cfg, process=faults.tiny_record, quiet=True) as ia:
+        assert ia.callback_uri.split("@")[1].rsplit(":", 1)[0] == ip
+        ia.add_images(folder, "cub")
+        ia.wait(timeout=120)
+        status = ia.job_status
+        job_ids = set(backend(ia).job_ids())
+    assert len(status) == 4 and all(v is True for v in status.values()), status
+    wait_for(lambda: ids_gone(job_ids), 30, "no job of the run left after close")
