@@ -154,6 +154,10 @@ def slurm_cubs(slurm_env, tmp_path_factory):
     images = link_images(tmp / "images", CUBS)
     cfg = slurm_config(tmp)
     t0 = time.monotonic()
+    # As if a Dask nanny had already run in this process (it sets this in its own environment), which sbatch
+    # then exports to the worker jobs: the job script must still clear it.
+    saved = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"
     ia = ImageAdder(cfg, quiet=True)
     try:
         be = backend(ia)
@@ -173,6 +177,10 @@ def slurm_cubs(slurm_env, tmp_path_factory):
                   "worker_settings": worker_settings}
     finally:
         ia.close()
+        if saved is None:
+            os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        else:
+            os.environ["MALLOC_TRIM_THRESHOLD_"] = saved
     result["after_close"] = squeue()
     result["seconds"] = time.monotonic() - t0
     print(f"slurm run of {len(CUBS)} cubes: {result['seconds']:.1f} s", file=sys.stderr)

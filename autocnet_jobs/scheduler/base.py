@@ -39,8 +39,11 @@ WORKER_SIDE = ("distributed.nanny.pre-spawn-environ", "distributed.admin.tick.in
 
 
 def worker_env_exports() -> list[str]:
-    """``export DASK_...=...`` lines that give a worker process these settings."""
-    lines = []
+    """Job script lines that give a worker process these settings (``export DASK_...=...``)."""
+    # Dask drops a None entry from what it sets, but a value inherited from the submitting process (sbatch
+    # exports its environment) would still reach the worker: unset it in the job too.
+    lines = [f"unset {name}" for name, value in DASK_SETTINGS["distributed.nanny.pre-spawn-environ"].items()
+             if value is None]
     for key in WORKER_SIDE:
         var = "DASK_" + "__".join(part.upper().replace("-", "_") for part in key.split("."))
         lines.append(f"export {var}={shlex.quote(repr(DASK_SETTINGS[key]))}")
