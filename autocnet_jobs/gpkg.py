@@ -127,9 +127,40 @@ def _write_layer(con: sqlite3.Connection, table: str, srs_id: int, rows: list[di
     con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'MULTIPOLYGON', ?, 0, 0)", (table, srs_id))
     names = ", ".join(f'"{name}"' for name, _ in FIELDS)
     marks = ", ".join("?" * (len(FIELDS) + 1))
-    con.executemany(f'INSERT INTO "{table}" (geom, {names}) VALUES ({marks})',
-                    ([_blob(g, srs_id), *(_value(r.get(name), kind) for name, kind in FIELDS)]
-                     for g, r in zip(geoms, rows)))
+    con.executemany(f'INSERT INTO "{table}" (fid, geom, {names}) VALUES (?, {marks})',
+                    ([fid, _blob(g, srs_id), *(_value(r.get(name), kind) for name, kind in FIELDS)]
+                     for fid, (g, r) in enumerate(zip(geoms, rows), start=1)))
+    _spatial_index(con, table, geoms)
+
+
+def _spatial_index(con: sqlite3.Connection, table: str, geoms: list) -> None:
+    """The GeoPackage R-tree extension: filled here from the footprints' bounds; its triggers (the spec's,
+    using the ST_ functions GDAL provides) keep it in step when someone edits the layer later."""
+    rtree = f"rtree_{table}_geom"
+    con.execute(f'CREATE VIRTUAL TABLE "{rtree}" USING rtree(id, minx, maxx, miny, maxy)')
+    con.executemany(f'INSERT INTO "{rtree}" VALUES (?, ?, ?, ?, ?)',
+                    ((fid, g.bounds[0], g.bounds[2], g.bounds[1], g.bounds[3])
+                     for fid, g in enumerate(geoms, start=1) if g is not None and not g.is_empty))
+    con.execute("CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, "
+                "extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL, "
+                "CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))")
+    con.execute("INSERT INTO gpkg_extensions VALUES (?, 'geom', 'gpkg_rtree_index', "
+                "'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')", (table,))
+    box = "NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)"
+    has, empty = "(NEW.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom))", "(NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))"
+    for name, when, body in (
+            ("insert", f"AFTER INSERT ON \"{table}\" WHEN {has}", f"INSERT OR REPLACE INTO \"{rtree}\" VALUES ({box});"),
+            ("update1", f"AFTER UPDATE OF geom ON \"{table}\" WHEN OLD.fid = NEW.fid AND {has}",
+             f"INSERT OR REPLACE INTO \"{rtree}\" VALUES ({box});"),
+            ("update2", f"AFTER UPDATE OF geom ON \"{table}\" WHEN OLD.fid = NEW.fid AND {empty}",
+             f"DELETE FROM \"{rtree}\" WHERE id = OLD.fid;"),
+            ("update3", f"AFTER UPDATE ON \"{table}\" WHEN OLD.fid != NEW.fid AND {has}",
+             f"DELETE FROM \"{rtree}\" WHERE id = OLD.fid; INSERT OR REPLACE INTO \"{rtree}\" VALUES ({box});"),
+            ("update4", f"AFTER UPDATE ON \"{table}\" WHEN OLD.fid != NEW.fid AND {empty}",
+             f"DELETE FROM \"{rtree}\" WHERE id IN (OLD.fid, NEW.fid);"),
+            ("delete", f"AFTER DELETE ON \"{table}\" WHEN OLD.geom NOT NULL",
+             f"DELETE FROM \"{rtree}\" WHERE id = OLD.fid;")):
+        con.execute(f'CREATE TRIGGER "{rtree}_{name}" {when} BEGIN {body} END')
 
 
 def _blob(geom, srs_id: int) -> bytes | None:

@@ -168,3 +168,8 @@ def test_geopackage_export_reads_back_with_gdal(url, tmp_path):
         assert created.dtype.kind == "M" and not np.isnat(created).any(), created[:3]  # parsed as datetimes
     assert set(seen) == set(rows)
     assert {"footprints_mars", "footprints_moon", "footprints_vesta"} <= {n for n, _ in pyogrio.list_layers(out)}
+    # GDAL finds the spatial index and answers a box query with it, as the catalogue's own index does.
+    assert pyogrio.read_info(out, layer="footprints_moon")["capabilities"]["fast_spatial_filter"]
+    _, _, _, fields = pyogrio.raw.read(out, layer="footprints_moon", bbox=(143, -22, 147, -18), columns=["path"])
+    moon = {p for p, r in rows.items() if r["body"] == "Moon"}
+    assert set(fields[0]) == set(queries.intersecting(url, 143, -22, 147, -18)) & moon
