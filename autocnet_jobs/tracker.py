@@ -161,7 +161,7 @@ class JobTracker:
                 return None
             return {"path": path, "state": job.state, "failures": job.failures, "worker": dict(job.worker),
                     "log": self.backend.worker_log(job.worker) if job.worker else None,
-                    "history": list(job.errors)}
+                    "history": list(job.errors), "requeues": job.requeues}
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -207,6 +207,11 @@ class JobTracker:
         if job is None:
             return
         if kind == "started":
+            # A start from another worker for an attempt already running (the same worker re-sending after a
+            # dropped connection is not one).
+            moved = (job.worker.get("address"), job.worker.get("pid")) != (event[2].get("address"), event[2].get("pid"))
+            if job.state == "running" and moved and self._rerun_by_dask(job):
+                return
             job.state, job.started_at, job.worker = "running", time.monotonic(), event[2]
             self._pending_rows.append(job.row())
         elif kind == "succeeded":
@@ -218,6 +223,21 @@ class JobTracker:
             self._fail(job, event[2])
         elif kind == "done":
             self._future_done(job, event[2])
+
+    def _rerun_by_dask(self, job: Job) -> bool:
+        """A second start of the same attempt: its worker left the cluster in a way Dask does not count (a
+        graceful close) and Dask started it again elsewhere. Our policy counts it as the worker death it was.
+        True when that used up the job's budget (the job is then failed and the re-run ignored)."""
+        self._count(job, {"kind": errors.WORKER_DIED, "type": "WorkerLeft",
+                          "message": "the worker running this job left the cluster; Dask started it again"})
+        if job.failures < self.maxfailures:
+            return False
+        fut = job.future
+        self._by_attempt.pop(job.attempt, None)
+        self._give_up(job)
+        if fut is not None:
+            fut.cancel()
+        return True
 
     def _current(self, attempt: str) -> Job | None:
         path = self._by_attempt.get(attempt)
@@ -251,23 +271,22 @@ class JobTracker:
             error = {"kind": errors.UNEXPECTED, "type": "NoCallback", "message": "the task ended without reporting"}
         self._fail(job, error)
 
-    def _fail(self, job: Job, error: dict) -> None:
+    def _count(self, job: Job, error: dict) -> None:
         job.failures += 1
-        entry = dict(error, attempt=job.failures, worker=dict(job.worker), time=time.time(),
-                     log=self.backend.worker_log(job.worker) if job.worker else None)
-        job.errors.append(entry)
+        job.errors.append(dict(error, attempt=job.failures, worker=dict(job.worker), time=time.time(),
+                               log=self.backend.worker_log(job.worker) if job.worker else None))
+
+    def _fail(self, job: Job, error: dict) -> None:
+        self._count(job, error)
         if job.attempt:
             self._by_attempt.pop(job.attempt, None)
         if error.get("kind") in PERMANENT_KINDS or job.failures >= self.maxfailures:
-            job.state, job.attempt, job.future = "failed", None, None
-            self._pending_rows.append(job.row())
+            self._give_up(job)
         else:
             self._launch(job)
             self._pending_rows.append(job.row())
 
-    def _fail_terminal(self, job: Job, error: dict) -> None:
-        job.failures += 1
-        job.errors.append(dict(error, attempt=job.failures, worker=dict(job.worker), time=time.time(), log=None))
+    def _give_up(self, job: Job) -> None:
         job.state, job.attempt, job.future = "failed", None, None
         self._pending_rows.append(job.row())
 
@@ -327,8 +346,9 @@ class JobTracker:
             # The same records keep killing the writer: fail their jobs instead of looping forever.
             for path in list(self._unacked):
                 job = self.jobs[path]
-                self._fail_terminal(job, {"kind": errors.DB_WRITE, "type": "WriterDied",
-                                          "message": "the database writer died repeatedly while writing this image"})
+                self._count(job, {"kind": errors.DB_WRITE, "type": "WriterDied",
+                                  "message": "the database writer died repeatedly while writing this image"})
+                self._give_up(job)
             self._unacked.clear()
         log.warning("database writer died; restarting it and re-sending %d unacknowledged records",
                     len(self._unacked))

@@ -95,7 +95,8 @@ class Watchdog:
 
     def _check(self) -> None:
         pending = self.pending()
-        if not self._hung and not pending:
+        if not self._hung and not (pending and self.backend.refills_slots):
+            # Nothing to look at: skip the scheduler round trip (its answer grows with the number of workers).
             self._missing_since.clear()
             return
         workers = self.client.scheduler_info()["workers"]

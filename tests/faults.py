@@ -93,7 +93,8 @@ def soak(path: str, settings: dict) -> dict:
     if "hang" in name:
         marker = path + ".hung"
         if not os.path.exists(marker):
-            open(marker, "w").close()
+            with open(marker, "w") as f:  # who hung, for a test that wants to know
+                f.write(f"{os.getpid()} {time.time()}")
             time.sleep(3600)
     return tiny_record(path, settings)
 

@@ -57,3 +57,28 @@ def _alive(pid: int) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def test_a_task_dask_reruns_after_its_worker_retires_is_counted_once(tmp_path):
+    # Dask re-runs the task of a worker that leaves gracefully (retirement, worker lifetime) under the same key,
+    # without telling the client. The second start, from another worker, counts as the worker loss it was.
+    folder = tiny_files(tmp_path / "in", 3)
+    lingering = folder / "img-linger.cub"  # sleeps 120 s the first time; the re-run returns after 1.5 s
+    lingering.write_bytes(b"x")
+    with ImageAdder(config(tmp_path, cluster={"maxfailures": 3}), process=faults.sleepy_record, quiet=True) as ia:
+        ia.add_images(folder, "cub")
+        info = _wait_for(lambda: (i := ia.job_info(lingering))["state"] == "running" and i, 60)
+        ia.client.retire_workers([info["worker"]["address"]], close_workers=True)
+        ia.wait(90)
+        status, f = ia.job_status, ia.failure(lingering)
+    assert all(v is True for v in status.values()), status
+    assert [(h["kind"], h["type"]) for h in f["history"]] == [("worker_died", "WorkerLeft")]
+    assert f["history"][0]["worker"]["address"] == info["worker"]["address"]
+
+
+def _wait_for(fn, timeout: float):
+    deadline = time.time() + timeout
+    while not (value := fn()):
+        assert time.time() < deadline, "condition not reached in time"
+        time.sleep(0.1)
+    return value

@@ -295,12 +295,21 @@ def test_soak_2000_images_with_raises_and_hangs(tmp_path):
         status, failed = ia.job_status, ia.failed_jobs
         attempts = {p: ia.failure(p)["attempts"] for p in failed}
         hung = [p for p in status if "hang" in p]
-        hang_history = {p: [h["kind"] for h in ia.failure(p)["history"]] for p in hung}
+        hang_history = {p: [h["kind"] for h in (ia.failure(p) or {"history": []})["history"]] for p in hung}
+        # A hang with no failure is allowed only where Dask wrote the hanging execution off (KilledWorker) before
+        # its start reached the tracker: the job was requeued uncounted, as a job that never started is.
+        uncounted = {p: (open(p + ".hung").read(), ia.job_info(p)) for p, h in hang_history.items()
+                     if not h and not ia.job_info(p)["requeues"]}
     assert len(status) == n
     assert sorted(failed) == sorted(p for p in status if "raise" in p) and len(failed) == n_raise
     assert set(attempts.values()) == {3}
     assert sum(v is True for v in status.values()) == n - n_raise
-    assert len(hung) == n_hang and all(h == ["timeout"] for h in hang_history.values())
+    # Each hang counted as a timeout. On a loaded machine a hang's worker can also be lost before the timeout
+    # (a restart slower than SpecCluster's lost-worker-timeout; Dask then re-runs the task): counted as such.
+    assert len(hung) == n_hang
+    assert not uncounted, uncounted
+    assert all("timeout" in h or "worker_died" in h for h in hang_history.values() if h), hang_history
+    assert all(set(h) <= {"timeout", "worker_died"} and len(h) < 3 for h in hang_history.values()), hang_history
     counts = queries.job_counts(cfg["database"]["url"])
     assert counts == {"queued": 0, "running": 0, "done": n - n_raise, "failed": n_raise}
     # Nothing of the run is left behind.

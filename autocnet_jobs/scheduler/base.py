@@ -90,6 +90,9 @@ class ClusterBackend:
         return None
 
     # ---- used by the watchdog (autocnet_jobs.watchdog) -------------------------------------------------------
+    #: Whether lost_slots/heal do anything here (else the watchdog does not look for lost workers).
+    refills_slots = False
+
     def lost_slots(self, connected: set) -> set:
         """Names of worker slots with no worker and none on its way (``connected``: names of live workers).
         Empty for backends that replace lost workers themselves (Slurm: adapt) or cannot (address)."""

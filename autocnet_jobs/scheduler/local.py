@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 class LocalBackend(ClusterBackend):
     name = "local"
+    refills_slots = True
 
     def _start(self) -> Client:
         self.cluster = LocalCluster(
@@ -34,9 +35,12 @@ class LocalBackend(ClusterBackend):
             return set()
         nannies = dict(list(cluster.workers.items()))
         # A nanny still running is restarting its worker, however slowly (a loaded machine can take a minute):
-        # replacing it then would kill that start. Lost means the nanny itself gave up or closed.
-        return {name for name in list(cluster.worker_spec) if name not in connected
+        # replacing it then would kill that start. Lost means the nanny gave up or closed, or is gone: SpecCluster
+        # closes and forgets a nanny whose worker stays away longer than distributed.deploy.lost-worker-timeout
+        # (15 s; a restart on a loaded machine can take that long) and never starts another.
+        lost = {name for name in list(cluster.worker_spec) if name not in connected
                 and (name not in nannies or nannies[name].status.name not in ("running", "init", "starting"))}
+        return lost
 
     def heal(self, lost: set) -> None:
         """Replace these worker slots (LocalCluster never does: a nanny whose restart failed, or that closed,
