@@ -80,12 +80,19 @@ def images(url: str, *, bbox: tuple[float, float, float, float] | None = None, g
     with connect(url) as conn:
         if not _has_table(conn, "images"):
             return []
-        rows = _select(conn, is_postgis(url), body, since)
+        postgis = is_postgis(url)
+        target = None
         if overlapping is not None:
-            target = next((r for r in rows if r["path"] == overlapping), None)
-            if target is None or target["footprint"] is None:
+            found = _select(conn, postgis, body, since, path=overlapping)
+            if not found or found[0]["footprint"] is None:
                 return []
+            target = found[0]
             region = target["footprint"] if region is None else region.intersection(target["footprint"])
+        # The spatial index narrows the rows to those whose bounds meet the region's; the exact test below
+        # runs in shapely on both backends, so they answer identically.
+        boxes = None if region is None else [g.bounds for g in _parts(region)]
+        rows = _select(conn, postgis, body, since, boxes=boxes)
+        if target is not None:
             rows = [r for r in rows if r["path"] != overlapping and r["body"] == target["body"]]
         if region is not None:
             rows = [r for r in rows if r["footprint"] is not None and r["footprint"].intersects(region)]
@@ -93,6 +100,10 @@ def images(url: str, *, bbox: tuple[float, float, float, float] | None = None, g
         for r in rows:
             r.pop("footprint")
     return rows
+
+
+def _parts(geom) -> list:
+    return [g for g in getattr(geom, "geoms", [geom]) if not g.is_empty]
 
 
 def bbox_geometry(minlon: float, minlat: float, maxlon: float, maxlat: float):
@@ -104,9 +115,9 @@ def bbox_geometry(minlon: float, minlat: float, maxlon: float, maxlat: float):
     return shapely.MultiPolygon([box(minlon, minlat, 180, maxlat), box(-180, minlat, maxlon, maxlat)])
 
 
-def _select(conn: Connection, postgis: bool, body: str | None, since: datetime | None) -> list[dict]:
-    # The exact predicate runs in shapely on both backends so they answer identically;
-    # intersecting() below is the index-backed path for large catalogues.
+def _select(conn: Connection, postgis: bool, body: str | None, since: datetime | None, *, path: str | None = None,
+            boxes: list[tuple[float, float, float, float]] | None = None) -> list[dict]:
+    """Image rows, optionally only those whose footprint bounds meet one of ``boxes`` (index-backed)."""
     cols = ", ".join(_COLUMNS)
     geom = "ST_AsBinary(footprint)" if postgis else "footprint"
     sql = f"SELECT {cols}, camera, {geom} AS fp FROM images WHERE 1=1"
@@ -117,6 +128,22 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
     if since:
         sql += " AND created_at >= :since"
         params["since"] = since
+    if path is not None:
+        sql += " AND path = :path"
+        params["path"] = path
+    if boxes is not None:
+        terms = []
+        srids = _footprint_srids(conn) if postgis else [None]
+        for i, (x0, y0, x1, y1) in enumerate(boxes):
+            params.update({f"x0_{i}": x0, f"y0_{i}": y0, f"x1_{i}": x1, f"y1_{i}": y1})
+            if not postgis:
+                terms.append(f"id IN (SELECT id FROM images_rtree WHERE minx <= :x1_{i} AND maxx >= :x0_{i} "
+                             f"AND miny <= :y1_{i} AND maxy >= :y0_{i})")
+                continue
+            for srid in srids:  # a constant SRID per envelope, so the GiST index answers the &&
+                terms.append(f"(coalesce(srid, 0) = {int(srid)} AND footprint && "
+                             f"ST_MakeEnvelope(:x0_{i}, :y0_{i}, :x1_{i}, :y1_{i}, {int(srid)}))")
+        sql += f" AND ({' OR '.join(terms) or 'false'})"
     out = []
     for row in conn.execute(text(sql + " ORDER BY path"), params):
         d = dict(row._mapping)

@@ -173,3 +173,24 @@ def test_geopackage_export_reads_back_with_gdal(url, tmp_path):
     _, _, _, fields = pyogrio.raw.read(out, layer="footprints_moon", bbox=(143, -22, 147, -18), columns=["path"])
     moon = {p for p, r in rows.items() if r["body"] == "Moon"}
     assert set(fields[0]) == set(queries.intersecting(url, 143, -22, 147, -18)) & moon
+
+
+def test_cli_query_box_and_overlap(url, sample_run):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = str(Path(sys.executable).with_name("autocnet-jobs"))
+
+    def query(*args: str) -> set[str]:
+        res = subprocess.run([cli, "query", *args, "--json", "--db", url], capture_output=True, text=True,
+                             timeout=120)
+        assert res.returncode == 0, res.stderr
+        return {f["properties"]["name"] for f in json.loads(res.stdout)["features"]}
+
+    assert query("--bbox", "170", "-90", "-170", "90") == GLOBAL_MOON | GLOBAL_VESTA | MARS_NORTH_CAP
+    target = str(sample_run["images"] / "AS15-M-0297_crop.cub")
+    assert query("--overlapping", target) == {"AS15-M-0298_crop.cub"} | GLOBAL_MOON
+    assert query("--wkt", "POLYGON((-3 -10, 2 -10, 2 -2, -3 -2, -3 -10))", "--body", "Vesta") == \
+        names(queries.images(url, geometry=shapely.box(-3, -10, 2, -2), body="Vesta"))
