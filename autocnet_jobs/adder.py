@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import config as config_mod
-from .callbacks import CallbackServer, default_host
+from .callbacks import CallbackServer
 from .errors import AutocnetJobsError, ConfigError
 from .scheduler.base import make_backend
 from .tracker import JobTracker
@@ -45,8 +45,9 @@ class ImageAdder:
         self._tracker: JobTracker | None = None
         self._writer: WriterProcess | None = None
         try:
+            self._backend = make_backend(self.config["cluster"])  # not started yet: nothing to stop
             pyro = self.config["pyro"]
-            host = pyro["host"] or default_host(self.config["cluster"])
+            host = pyro["host"] or self._backend.callback_host()
             self._server = CallbackServer(self._events, self._token, host=host, port=pyro["port"],
                                           max_message_size=pyro["max_message_size"])
             if not quiet:
@@ -55,7 +56,6 @@ class ImageAdder:
             # The writer first: an unreachable database is an error before any cluster or job exists.
             self._writer = WriterProcess(self.config["database"])
             self._writer.start()
-            self._backend = make_backend(self.config["cluster"])
             client = self._backend.start()
             self._tracker = JobTracker(self.config, client, self._backend, self._writer,
                                        config_mod.job_settings(self.config),

@@ -132,32 +132,6 @@ def call(uri: str, token: str, method: str, *args: Any) -> Any:
         return getattr(proxy(uri, token), method)(*args)
 
 
-def default_host(cluster: dict) -> str:
-    """Where the callback daemon listens when ``pyro.host`` is null: where the workers can reach this process.
-
-    Loopback for local workers; on Slurm the address of ``cluster.slurm.interface`` (the network the workers use
-    to reach the scheduler, which runs in this process too), else this host's outward address; for a remote
-    scheduler, the local address on the route to it.
-    """
-    from distributed.utils import get_ip, get_ip_interface
-
-    from .errors import ConfigError
-
-    backend = cluster["backend"]
-    if backend == "local":
-        return "127.0.0.1"
-    if backend == "slurm":
-        interface = cluster["slurm"]["interface"]
-        if interface:
-            try:
-                return get_ip_interface(interface)
-            except ValueError as exc:
-                raise ConfigError(f"cluster.slurm.interface: {exc}") from None
-        return get_ip()
-    host = (cluster.get("address") or "").split("://")[-1].rsplit(":", 1)[0].strip("[]")
-    return get_ip(host) if host else get_ip()
-
-
 def worker_info() -> dict:
     info = {"host": socket.gethostname(), "pid": os.getpid(), "slurm_job_id": os.environ.get("SLURM_JOB_ID", "")}
     try:

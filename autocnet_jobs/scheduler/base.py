@@ -85,6 +85,12 @@ class ClusterBackend:
         except Exception:  # noqa: BLE001 - no dashboard (bokeh missing, disabled)
             return None
 
+    def callback_host(self) -> str:
+        """Where the callback daemon listens when ``pyro.host`` is unset: an address the workers can reach."""
+        from distributed.utils import get_ip
+
+        return get_ip()
+
     def worker_log(self, worker_info: dict) -> str | None:
         """Where the log of the worker described by a ``started`` callback can be read."""
         return None

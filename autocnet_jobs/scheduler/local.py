@@ -26,6 +26,9 @@ class LocalBackend(ClusterBackend):
         )
         return Client(self.cluster)
 
+    def callback_host(self) -> str:
+        return "127.0.0.1"  # the workers are on this machine: nothing else needs to reach the daemon
+
     def worker_log(self, worker_info: dict) -> str | None:
         return "stderr of the process running the ImageAdder (LocalCluster workers log there)"
 

@@ -38,6 +38,7 @@ from dask.utils import parse_timedelta
 from dask_jobqueue import SLURMCluster
 from distributed import Client
 
+from ..errors import ConfigError
 from .base import ClusterBackend, worker_env_exports
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,19 @@ class SlurmBackend(ClusterBackend):
             return os.path.join(self._log_dir, f"{self._job_name}-{job}.err")
         # Without a log directory dask-jobqueue sets no -o/-e: Slurm's default file in the submit directory.
         return os.path.join(self._submit_dir, f"slurm-{job}.out")
+
+    def callback_host(self) -> str:
+        """The address on cluster.slurm.interface, the network the compute nodes use to reach the scheduler
+        (which runs in this process too); this host's outward address when no interface is named."""
+        interface = self.config["slurm"]["interface"]
+        if not interface:
+            return super().callback_host()
+        from distributed.utils import get_ip_interface
+
+        try:
+            return get_ip_interface(interface)
+        except ValueError as exc:
+            raise ConfigError(f"cluster.slurm.interface: {exc}") from None
 
     def kill_worker(self, worker: dict) -> bool:
         """scancel the worker's job (only one of ours); the job watcher and adapt() submit a replacement."""
