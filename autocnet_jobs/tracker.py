@@ -233,7 +233,6 @@ class JobTracker:
         if job.failures < self.maxfailures:
             return False
         fut = job.future
-        self._by_attempt.pop(job.attempt, None)
         self._give_up(job)
         if fut is not None:
             fut.cancel()
@@ -287,6 +286,7 @@ class JobTracker:
             self._pending_rows.append(job.row())
 
     def _give_up(self, job: Job) -> None:
+        self._by_attempt.pop(job.attempt, None)
         job.state, job.attempt, job.future = "failed", None, None
         self._pending_rows.append(job.row())
 

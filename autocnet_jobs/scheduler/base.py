@@ -105,7 +105,7 @@ class ClusterBackend:
         return set()
 
     def heal(self, lost: set) -> None:
-        """Replace the workers of these slots (names from worker_slots) with fresh ones."""
+        """Replace the workers of these slots (names from lost_slots) with fresh ones."""
 
     def kill_worker(self, worker: dict) -> bool:
         """End a worker that would not exit by itself (``worker`` as sent by its ``started`` callback)."""

@@ -41,9 +41,8 @@ class LocalBackend(ClusterBackend):
         # replacing it then would kill that start. Lost means the nanny gave up or closed, or is gone: SpecCluster
         # closes and forgets a nanny whose worker stays away longer than distributed.deploy.lost-worker-timeout
         # (15 s; a restart on a loaded machine can take that long) and never starts another.
-        lost = {name for name in list(cluster.worker_spec) if name not in connected
+        return {name for name in list(cluster.worker_spec) if name not in connected
                 and (name not in nannies or nannies[name].status.name not in ("running", "init", "starting"))}
-        return lost
 
     def heal(self, lost: set) -> None:
         """Replace these worker slots (LocalCluster never does: a nanny whose restart failed, or that closed,
