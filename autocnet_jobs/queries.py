@@ -132,18 +132,9 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
         sql += " AND path = :path"
         params["path"] = path
     if boxes is not None:
-        terms = []
-        srids = _footprint_srids(conn) if postgis else [None]
-        for i, (x0, y0, x1, y1) in enumerate(boxes):
-            params.update({f"x0_{i}": x0, f"y0_{i}": y0, f"x1_{i}": x1, f"y1_{i}": y1})
-            if not postgis:
-                terms.append(f"id IN (SELECT id FROM images_rtree WHERE minx <= :x1_{i} AND maxx >= :x0_{i} "
-                             f"AND miny <= :y1_{i} AND maxy >= :y0_{i})")
-                continue
-            for srid in srids:  # a constant SRID per envelope, so the GiST index answers the &&
-                terms.append(f"(coalesce(srid, 0) = {int(srid)} AND footprint && "
-                             f"ST_MakeEnvelope(:x0_{i}, :y0_{i}, :x1_{i}, :y1_{i}, {int(srid)}))")
-        sql += f" AND ({' OR '.join(terms) or 'false'})"
+        where, box_params = _box_filter(conn, postgis, boxes)
+        sql += f" AND {where}"
+        params.update(box_params)
     out = []
     for row in conn.execute(text(sql + " ORDER BY path"), params):
         d = dict(row._mapping)
@@ -156,34 +147,26 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
 
 
 def intersecting(url: str, minlon: float, minlat: float, maxlon: float, maxlat: float) -> list[str]:
-    """Paths whose footprint intersects the box, using the database's spatial index (R*Tree or GiST)."""
-    region = bbox_geometry(minlon, minlat, maxlon, maxlat)
-    parts = list(region.geoms) if hasattr(region, "geoms") else [region]
-    paths: set[str] = set()
-    with connect(url) as conn:
-        postgis = is_postgis(url)
-        srids = _footprint_srids(conn) if postgis else []
-        for part in parts:
-            x0, y0, x1, y1 = part.bounds
-            box_ = dict(x0=x0, y0=y0, x1=x1, y1=y1)
-            if postgis:
-                # One query per SRID: an envelope built from a constant SRID lets the planner use the GiST
-                # index; ST_SRID(footprint) per row would force a scan of every footprint.
-                for srid in srids:
-                    paths.update(r[0] for r in conn.execute(_PG_INTERSECTING, dict(box_, srid=srid)))
-            else:
-                sql = text("""SELECT i.path, i.footprint FROM images_rtree r JOIN images i ON i.id = r.id
-                              WHERE r.minx <= :x1 AND r.maxx >= :x0 AND r.miny <= :y1 AND r.maxy >= :y0""")
-                for path, fp in conn.execute(sql, box_):
-                    if shapely.from_wkb(fp).intersects(part):
-                        paths.add(path)
-    return sorted(paths)
+    """Paths whose footprint intersects the box (through the spatial index, as :func:`images` does)."""
+    return sorted(r["path"] for r in images(url, bbox=(minlon, minlat, maxlon, maxlat), with_footprint=False))
 
 
-# The srid test is the cheaper qual, so PostgreSQL applies it before the exact test (which refuses to compare
-# geometries of different SRIDs); the && of ST_Intersects is what the GiST index answers.
-_PG_INTERSECTING = text("SELECT path FROM images WHERE coalesce(srid, 0) = :srid AND "
-                        "ST_Intersects(footprint, ST_MakeEnvelope(:x0, :y0, :x1, :y1, :srid))")
+def _box_filter(conn: Connection, postgis: bool, boxes: list[tuple[float, float, float, float]]
+                ) -> tuple[str, dict[str, float]]:
+    """A WHERE term (and its parameters) for rows whose footprint bounds meet one of ``boxes``, answered by
+    the spatial index: SQLite's R*Tree, or PostGIS's GiST with one envelope per SRID in use (an envelope built
+    from each row's own SRID would make PostgreSQL scan every footprint)."""
+    terms, params = [], {}
+    srids = _footprint_srids(conn) if postgis else []
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        params.update({f"x0_{i}": x0, f"y0_{i}": y0, f"x1_{i}": x1, f"y1_{i}": y1})
+        if not postgis:
+            terms.append(f"id IN (SELECT id FROM images_rtree WHERE minx <= :x1_{i} AND maxx >= :x0_{i} "
+                         f"AND miny <= :y1_{i} AND maxy >= :y0_{i})")
+        for srid in srids:
+            terms.append(f"(coalesce(srid, 0) = {int(srid)} AND footprint && "
+                         f"ST_MakeEnvelope(:x0_{i}, :y0_{i}, :x1_{i}, :y1_{i}, {int(srid)}))")
+    return f"({' OR '.join(terms) or 'false'})", params
 
 
 def _footprint_srids(conn: Connection) -> list[int]:

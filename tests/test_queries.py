@@ -109,19 +109,16 @@ def test_geojson_export_round_trips(url, tmp_path):
 
 
 def test_intersecting_on_postgis_uses_the_gist_index(pg_catalogue):
-    import psycopg
-
-    from .services import libpq_url
+    from sqlalchemy import text
 
     with queries.connect(pg_catalogue) as conn:
         srids = queries._footprint_srids(conn)
     assert srids == sorted(
         {0} | {r["srid"] for r in queries.images(pg_catalogue) if r["srid"] is not None})
-    with psycopg.connect(libpq_url(pg_catalogue)) as con:
-        con.execute("SET enable_seqscan = off")  # a catalogue of 26 rows would be scanned; a large one not
-        plan = "\n".join(r[0] for r in con.execute(
-            "EXPLAIN " + queries._PG_INTERSECTING.text.replace(":x0", "170").replace(":y0", "-90")
-            .replace(":x1", "180").replace(":y1", "90").replace(":srid", "830100")))
+    with queries.connect(pg_catalogue) as conn:
+        conn.execute(text("SET enable_seqscan = off"))  # a catalogue of 26 rows would be scanned; a large one not
+        where, params = queries._box_filter(conn, True, [(170, -90, 180, 90)])
+        plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN SELECT path FROM images WHERE " + where), params))
     assert "images_footprint_gist" in plan, plan
 
 
