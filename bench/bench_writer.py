@@ -131,18 +131,12 @@ def server_alone_postgis(url: str, records: list[dict], batch_size: int) -> dict
 
     import psycopg
 
-    from autocnet_jobs.store import image_values, open_store
+    from autocnet_jobs.store import image_values
     from autocnet_jobs.store_postgis import _BYTEA, _IMAGE_COLS, ewkb
 
-    prepare_schema(url, records)
-    store = open_store(url)
-    store.connect()
-    store.write(records[:1], [])
-    store.close()  # the bodies' SRIDs are registered; the row is deleted below
+    prepare_schema(url, records)  # empties the tables the baseline and the reference wrote
     cols = ", ".join(_IMAGE_COLS)
     with psycopg.connect(benchlib.libpq(url)) as con:
-        con.execute("DELETE FROM images")
-        con.execute("DELETE FROM jobs")
         types = dict(con.execute("SELECT attname, CASE WHEN atttypid::regtype::text = 'geometry' THEN %s "
                                  "ELSE atttypid::int END FROM pg_attribute WHERE attrelid = 'images'::regclass "
                                  "AND attnum > 0 AND NOT attisdropped", (_BYTEA,)).fetchall())

@@ -96,30 +96,26 @@ def _run_script(script: str, rundir: str, env_file: str) -> dict[str, str]:
 
 def postgis_url() -> str:
     """$AUTOCNET_TEST_PG_URL when set, else a private PostGIS started now (deploy/postgis) and stopped at exit."""
-    url = os.environ.get("AUTOCNET_TEST_PG_URL")
-    if url:
-        return url
-    rundir = tempfile.mkdtemp(prefix="bench-pg-")
-    print(f"(starting a private PostGIS under {rundir}; set $AUTOCNET_TEST_PG_URL to use a running one)")
-    env = _run_script("deploy/postgis/start.sh", rundir, "postgis.env")
-    atexit.register(lambda: subprocess.run(["bash", str(REPO / "deploy/postgis/stop.sh"), rundir],
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    os.environ.update(env)
-    return env["AUTOCNET_TEST_PG_URL"]
+    return _service("AUTOCNET_TEST_PG_URL", "PostGIS", "postgis", "postgis.env")
 
 
 def slurm_conf() -> str:
     """$SLURM_CONF when set, else a private single-node Slurm started now (deploy/slurm) and stopped at exit."""
-    conf = os.environ.get("SLURM_CONF")
-    if conf:
-        return conf
-    rundir = tempfile.mkdtemp(prefix="bench-slurm-")
-    print(f"(starting a private Slurm under {rundir}; set $SLURM_CONF to use a running one)")
-    env = _run_script("deploy/slurm/start.sh", rundir, "slurm.env")
-    atexit.register(lambda: subprocess.run(["bash", str(REPO / "deploy/slurm/stop.sh"), rundir],
+    return _service("SLURM_CONF", "Slurm", "slurm", "slurm.env")
+
+
+def _service(var: str, label: str, deploy: str, env_file: str) -> str:
+    """$var when set, else start the private service of deploy/<deploy>, stop it at exit, and return $var."""
+    value = os.environ.get(var)
+    if value:
+        return value
+    rundir = tempfile.mkdtemp(prefix=f"bench-{deploy}-")
+    print(f"(starting a private {label} under {rundir}; set ${var} to use a running one)")
+    env = _run_script(f"deploy/{deploy}/start.sh", rundir, env_file)
+    atexit.register(lambda: subprocess.run(["bash", str(REPO / f"deploy/{deploy}/stop.sh"), rundir],
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     os.environ.update(env)
-    return env["SLURM_CONF"]
+    return env[var]
 
 
 def libpq(url: str) -> str:
