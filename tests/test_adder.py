@@ -182,3 +182,21 @@ def test_missing_directory_is_a_clear_error(tmp_path):
         (tmp_path / "file.cub").write_text("x")
         with pytest.raises(InputDirectoryError, match="not a directory"):
             ia.add_images(tmp_path / "file.cub", "cub")
+
+
+def test_same_stem_images_in_one_run_each_keep_their_keypoints(tmp_path):
+    # x.cub and x.CUB both match --ext cub and run at the same time on the two workers; both want "x_kps.h5".
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "x.cub").symlink_to(DATA_DIR / "e0902065.cal.sub.cub")
+    (folder / "x.CUB").symlink_to(DATA_DIR / "AS15-M-0297_crop.cub")
+    with ImageAdder(config(tmp_path), quiet=True) as ia:
+        ia.add_images(folder, "cub")
+        ia.wait(300)
+        assert set(ia.job_status.values()) == {True}
+    rows = queries.images(config(tmp_path)["database"]["url"])
+    kps = {r["path"]: r["keypoints_path"] for r in rows}
+    assert len(kps) == 2 and len(set(kps.values())) == 2
+    for row in rows:
+        with h5py.File(row["keypoints_path"], "r") as h5:
+            assert h5.attrs["source_path"] == row["path"] and len(h5["keypoints"]) == row["n_keypoints"] > 0

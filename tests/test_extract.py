@@ -426,6 +426,36 @@ def test_write_keypoints_is_atomic_and_leaves_no_temp_files(tmp_path):
     assert np.array_equal(back["keypoints"], k) and back["parameters"] == {"a": 1}
 
 
+def test_images_of_one_stem_never_share_a_keypoint_file(tmp_path):
+    # a.cub and a.tif beside each other, and two folders' b.cub written into one output.dir, map to one
+    # "<stem>_kps.h5" name: the first image keeps it, the other gets its own alternate name, and re-running
+    # either rewrites its own file only.
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    links = {"a.cub": "e0902065.cal.sub.cub", "a.tif": "RGB.byte.tif", "x/b.cub": "AS15-M-0297_crop.cub",
+             "y/b.cub": "e0902065.cal.sub.cub"}
+    for name, target in links.items():
+        (tmp_path / name).symlink_to(sample(target))
+    into_dir = config.job_settings(config.load({"output": {"dir": str(tmp_path / "kps"), "always": True}}))
+    recs = {name: process_image(str(tmp_path / name), into_dir if "/" in name else SETTINGS) for name in links}
+    paths = {name: r["keypoints_path"] for name, r in recs.items()}
+    assert paths["a.cub"] == str(tmp_path / "a_kps.h5") and paths["x/b.cub"] == str(tmp_path / "kps" / "b_kps.h5")
+    assert len(set(paths.values())) == 4
+    assert os.path.dirname(paths["a.tif"]) == str(tmp_path) and os.path.dirname(paths["y/b.cub"]) == str(tmp_path / "kps")
+    for rec in recs.values():
+        back = read_keypoints(rec["keypoints_path"])
+        assert back["source_path"] == rec["path"] and back["source_checksum"] == rec["checksum"]
+        assert len(back["keypoints"]) == rec["n_keypoints"] > 0
+    first = os.stat(paths["a.cub"]).st_mtime_ns
+    assert process_image(str(tmp_path / "a.tif"), SETTINGS)["keypoints_path"] == paths["a.tif"]
+    assert os.stat(paths["a.cub"]).st_mtime_ns == first
+    assert process_image(str(tmp_path / "a.cub"), SETTINGS)["keypoints_path"] == paths["a.cub"]
+    assert read_keypoints(paths["a.tif"])["source_path"] == recs["a.tif"]["path"]
+    assert sorted(p for p in os.listdir(tmp_path) if p.endswith(".h5")) == sorted(
+        os.path.basename(paths[n]) for n in ("a.cub", "a.tif"))  # nothing else, no temp files
+    assert not [p for p in os.listdir(tmp_path / "kps") if not p.endswith("_kps.h5")]
+
+
 _WRITER = """
 import sys, numpy as np
 from autocnet_jobs.extractors.keypoint_file import write_keypoints

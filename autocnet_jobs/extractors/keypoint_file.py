@@ -6,6 +6,7 @@ ingestion can therefore trust any ``*_kps.h5`` it finds. The layout is documente
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -60,11 +61,14 @@ def keypoints_path_for(image_path: str, output_settings: dict) -> str:
 
 
 def write_keypoints(path: str, keypoints: np.ndarray, descriptors: np.ndarray, attrs: dict[str, Any],
-                    lonlat: np.ndarray | None = None) -> None:
-    """Write one keypoint file atomically (temp file in the same folder, fsync, rename).
+                    lonlat: np.ndarray | None = None) -> str:
+    """Write one keypoint file atomically (temp file in the same folder, fsync, rename); return its path.
 
     ``attrs`` holds extractor, parameters (a dict, stored as JSON), image_width, image_height, source_checksum and
-    source_path, plus any other plain values; format_version is added here.
+    source_path, plus any other plain values; format_version is added here. A file is never replaced by the
+    keypoints of another image: when ``path`` holds those of another ``source_path`` (``a.cub`` and ``a.img``
+    beside each other, or two folders' ``a.cub`` in one ``output.dir``), the file is written beside it as
+    :func:`alternate_path` instead, and that path is returned.
     """
     keypoints = np.asarray(keypoints, dtype=np.float32).reshape(-1, len(COLUMNS))
     descriptors = np.asarray(descriptors)
@@ -90,7 +94,7 @@ def write_keypoints(path: str, keypoints: np.ndarray, descriptors: np.ndarray, a
         finally:
             os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file should be as readable as any other
-        os.replace(tmp, path)
+        path = _claim(tmp, path, attrs.get("source_path"))
     except BaseException as exc:
         try:
             os.remove(tmp)
@@ -100,6 +104,54 @@ def write_keypoints(path: str, keypoints: np.ndarray, descriptors: np.ndarray, a
             raise OutputError(f"writing {path} failed: {exc}") from None
         raise
     _fsync_dir(folder)
+    return path
+
+
+def alternate_path(path: str, source_path: str) -> str:
+    """``<stem>_<8 hex digits of the image path's SHA-1>_kps.h5`` beside ``path``: the name used when ``path``
+    holds the keypoints of another image. The same image always gets the same name."""
+    digest = hashlib.sha1(os.path.abspath(source_path).encode()).hexdigest()[:8]
+    return f"{path[:-len(SUFFIX)]}_{digest}{SUFFIX}"
+
+
+def _claim(tmp: str, path: str, source: str | None) -> str:
+    """Move the finished temp file to ``path``, or to its alternate when ``path`` belongs to another image.
+
+    ``os.link`` creates the name only if it is free, so two workers writing images of the same stem at once
+    cannot both take it (a rename would let the second silently replace the first).
+    """
+    if not source:
+        os.replace(tmp, path)
+        return path
+    for candidate in (path, alternate_path(path, source)):
+        try:
+            os.link(tmp, candidate)
+        except FileExistsError:
+            if _source_of(candidate) not in (None, source):
+                continue  # another image's keypoints: never replaced
+            os.replace(tmp, candidate)  # this image's earlier file (a re-run): only one attempt runs at a time
+            return candidate
+        except OSError:  # a file system without hard links: check, then rename (not atomic against a race)
+            if os.path.exists(candidate) and _source_of(candidate) not in (None, source):
+                continue
+            os.replace(tmp, candidate)
+            return candidate
+        os.remove(tmp)
+        return candidate
+    raise OutputError(f"cannot write the keypoints of {source}: {path} and {alternate_path(path, source)} both "
+                      "hold keypoints of other images; set output.dir to another folder")
+
+
+def _source_of(path: str) -> str | None:
+    """The image a keypoint file belongs to (its ``source_path``), None when unreadable or not recorded."""
+    try:
+        with h5py.File(path, "r") as h5:
+            value = h5.attrs.get("source_path")
+    except OSError:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode()
+    return str(value) if value else None
 
 
 def _remove_stale_parts(folder: str, name: str) -> None:

@@ -56,7 +56,7 @@ def process_image(path: str, settings: dict) -> dict:
     attrs = {"extractor": extractor["method"], "parameters": extractor, "image_width": width,
              "image_height": height, "source_checksum": checksum, "source_path": path, "band": band,
              "note": note or ""}
-    write_keypoints(kps_path, keypoints, descriptors, attrs, lonlat)
+    kps_path = write_keypoints(kps_path, keypoints, descriptors, attrs, lonlat)  # may be the alternate name
     record = {
         "path": path, "name": os.path.basename(path), "checksum": checksum, "size": st.st_size,
         "mtime": st.st_mtime, "driver": driver, "width": width, "height": height, "bands": count,
