@@ -15,6 +15,41 @@ REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("AUTOCNET_TEST_DATA", REPO.parent / "shared" / "data" / "images")).resolve()
 
 
+def _data_listing() -> dict[str, tuple[int, int]]:
+    """name -> (size, mtime in ns) of every entry in the data folder, hidden ones included."""
+    if not DATA_DIR.is_dir():
+        return {}
+    return {p.name: (p.lstat().st_size, p.lstat().st_mtime_ns) for p in DATA_DIR.iterdir()}
+
+
+def _unlisted_files() -> list[str]:
+    """Files in the data folder that its MANIFEST.tsv (beside it, first column) does not list."""
+    manifest = DATA_DIR.parent / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return []
+    listed = {line.split("\t", 1)[0] for line in manifest.read_text().splitlines()[1:] if line.strip()}
+    return sorted(set(_data_listing()) - listed)
+
+
+def pytest_sessionstart(session):
+    # Files left in the shared data folder (keypoint files of a run pointed at it) would be taken for images
+    # and fail a dozen tests obscurely; say what is wrong instead.
+    extra = _unlisted_files()
+    if extra:
+        pytest.exit(f"{DATA_DIR} holds files its MANIFEST.tsv does not list: {', '.join(extra[:5])}"
+                    f"{' ...' if len(extra) > 5 else ''}; the sample folder must stay as shipped", returncode=3)
+    session.config._autocnet_data_listing = _data_listing()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Tests must never write to the shared data folder: fail the run if one did.
+    before = getattr(session.config, "_autocnet_data_listing", None)
+    if before is not None and _data_listing() != before:
+        changed = sorted(set(_data_listing().items()) ^ set(before.items()))
+        print(f"\nERROR: the tests changed {DATA_DIR}: {[name for name, _ in changed][:5]}")
+        session.exitstatus = 1
+
+
 def sample(name: str) -> Path:
     """Path of one sample image by file name (fails the test, not skips, when the data is missing)."""
     path = DATA_DIR / name
