@@ -178,10 +178,20 @@ def _ring(x0: float, y0: float, x1: float, y1: float, n: int, rng: np.random.Gen
     return np.vstack([ring, ring[:1]])
 
 
-def make_records(n: int, vertices: int = 512, seed: int = 0, prefix: str = "/data/bench") -> list[dict]:
-    """``n`` records shaped like ``process_image`` output: every column filled, a camera model and the
-    extractor settings as JSON, a footprint of about ``vertices`` vertices as hex WKB (a MultiPolygon; one in
-    ten is split at the antimeridian into two parts, like images that cross 180°)."""
+LEVEL1_CAMERA = {"type": None, "reason": "ISIS camera models need the ISIS/SPICE plug-in, not installed here; "
+                                         "footprint from the cube's footprintinit polygon"}
+
+
+def make_records(n: int, vertices: int = 512, seed: int = 0, prefix: str = "/data/bench",
+                 shape: str = "mapped") -> list[dict]:
+    """``n`` records shaped like ``process_image`` output: every column filled, the extractor settings as JSON,
+    a footprint of about ``vertices`` vertices as hex WKB (a MultiPolygon; one in ten is split at the
+    antimeridian into two parts, like images that cross 180°).
+
+    ``shape="mapped"``: a map-projected image's record, with its CRS WKT and an affine camera model (which
+    carries the WKT again). ``shape="level1"``: a level-1 ISIS cube's, as the samples' are: no CRS, no camera
+    model, only the reason (163 bytes of JSON).
+    """
     import shapely
 
     rng = np.random.default_rng(seed)
@@ -201,14 +211,16 @@ def make_records(n: int, vertices: int = 512, seed: int = 0, prefix: str = "/dat
             parts = [_ring(lon, lat, lon + w, lat + h, vertices, rng)]
         geom = shapely.MultiPolygon([shapely.Polygon(p) for p in parts])
         name = f"B{i:06d}_{code.split(':')[1]}_XN.cal.cub"
-        camera = {"type": "affine", "crs_wkt": MARS_WKT,
-                  "transform": [float(rng.uniform(1, 300)), 0.0, float(rng.uniform(-1e6, 1e6)), 0.0,
-                                -float(rng.uniform(1, 300)), float(rng.uniform(-1e6, 1e6))],
-                  "geographic_crs_wkt": MARS_WKT[:380], "width": 5000, "height": 7000}
+        camera = LEVEL1_CAMERA if shape == "level1" else {
+            "type": "affine", "crs_wkt": MARS_WKT,
+            "transform": [float(rng.uniform(1, 300)), 0.0, float(rng.uniform(-1e6, 1e6)), 0.0,
+                          -float(rng.uniform(1, 300)), float(rng.uniform(-1e6, 1e6))],
+            "geographic_crs_wkt": MARS_WKT[:380], "width": 5000, "height": 7000}
         out.append({
             "path": f"{prefix}/{name}", "name": name, "checksum": f"{rng.integers(0, 2**63):064x}",
             "size": int(rng.integers(10**6, 10**9)), "mtime": 1.7e9 + i, "driver": "ISIS3", "width": 5000,
-            "height": 7000, "bands": 1, "body": body, "iau_code": code, "crs_wkt": MARS_WKT,
+            "height": 7000, "bands": 1, "body": body, "iau_code": code,
+            "crs_wkt": None if shape == "level1" else MARS_WKT,
             "footprint_wkb": shapely.to_wkb(geom, hex=True, output_dimension=2, include_srid=False),
             "footprint_source": "isis_polygon", "footprint_note": None, "camera": camera,
             "keypoints_path": f"{prefix}/{name[:-4]}_kps.h5", "n_keypoints": 2000, "extractor": "sift",
