@@ -79,18 +79,25 @@ class ImageAdder:
     def client(self):
         return self._backend.client if self._backend else None
 
-    def add_images(self, directory: str | os.PathLike, ext: str, force: bool = False) -> list[str]:
+    def add_images(self, directory: str | os.PathLike, ext: str, force: bool = False,
+                   recursive: bool = False) -> list[str]:
         """Submit one job per ``*.ext`` file in ``directory`` (case-insensitive, sorted); returns at once.
 
-        Returns the submitted paths. Images already committed with the same size and mtime, and images that
-        failed terminally before, are skipped unless ``force`` (use :meth:`retry_failed` for the latter).
+        ``recursive`` also takes the files of its subfolders (an archive's ``volume/data/*.IMG``); symlinked
+        folders are not followed, so a link loop cannot make the walk endless. Returns the submitted paths.
+        Images already committed with the same size and mtime, and images that failed terminally before, are
+        skipped unless ``force`` (use :meth:`retry_failed` for the latter).
         """
         folder = Path(directory)
         if not folder.is_dir():
             what = "does not exist" if not folder.exists() else "is not a directory"
             raise InputDirectoryError(f"cannot add images from {str(directory)!r}: it {what}")
         suffix = "." + ext.lstrip(".").lower()
-        paths = sorted(os.path.abspath(p) for p in folder.iterdir() if p.name.lower().endswith(suffix))
+        if recursive:
+            found = [os.path.join(root, name) for root, _dirs, files in os.walk(folder) for name in files]
+        else:
+            found = [str(p) for p in folder.iterdir() if not p.is_dir()]
+        paths = sorted(os.path.abspath(p) for p in found if os.path.basename(p).lower().endswith(suffix))
         return self._submit(paths, force)
 
     def add_image(self, path: str | os.PathLike, force: bool = False) -> bool:

@@ -33,10 +33,11 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--config", help="YAML config file (default: $autocnet_config, else built-in defaults)")
         sp.add_argument("--db", help="database URL, overrides database.url")
 
-    a = sub.add_parser("add", help="ingest every DIR/*.EXT and wait for the run to finish")
+    a = sub.add_parser("add", help="ingest every DIR/*.EXT (with -r, in subfolders too) and wait for the run to finish")
     a.add_argument("directory")
     a.add_argument("--ext", required=True, help="file extension, matched case-insensitively (cub, img, tif)")
     a.add_argument("--force", action="store_true", help="re-extract images already in the catalogue")
+    a.add_argument("--recursive", "-r", action="store_true", help="also the images in DIR's subfolders")
     a.add_argument("--workers", type=int, help="overrides cluster.n_workers")
     a.add_argument("--output-dir", help="write every keypoint file here (sets output.dir and output.always)")
     a.add_argument("--strict", action="store_true", help="exit 1 when any image failed")
@@ -126,7 +127,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from .adder import ImageAdder
 
     with ImageAdder(_config(args)) as ia:
-        submitted = ia.add_images(args.directory, args.ext, force=args.force)
+        submitted = ia.add_images(args.directory, args.ext, force=args.force, recursive=args.recursive)
         print(f"{len(submitted)} images submitted, {len(ia.job_status) - len(submitted)} already in the catalogue")
         return _finish(ia, args)
 

@@ -200,3 +200,34 @@ def test_same_stem_images_in_one_run_each_keep_their_keypoints(tmp_path):
     for row in rows:
         with h5py.File(row["keypoints_path"], "r") as h5:
             assert h5.attrs["source_path"] == row["path"] and len(h5["keypoints"]) == row["n_keypoints"] > 0
+
+
+def test_recursive_add_takes_subfolders_and_their_same_named_images(tmp_path):
+    # An archive tree: the same file name in two volumes, one upper-case extension deeper down, a file of
+    # another type, a folder whose name ends in .cub, and a symlink loop the walk must not follow.
+    import subprocess
+    import sys
+
+    root = tmp_path / "archive"
+    for sub in ("vol1/data", "vol2/data/deep", "x.cub"):
+        (root / sub).mkdir(parents=True)
+    (root / "vol1/data/img.cub").symlink_to(DATA_DIR / "e0902065.cal.sub.cub")
+    (root / "vol2/data/img.cub").symlink_to(DATA_DIR / "AS15-M-0297_crop.cub")
+    (root / "vol2/data/deep/other.CUB").symlink_to(DATA_DIR / "F704b51.lev1_slo_crop.cub")
+    (root / "vol2/data/RGB.byte.tif").symlink_to(DATA_DIR / "RGB.byte.tif")
+    (root / "vol2/data/deep/loop").symlink_to(root / "vol2")
+    expected = sorted(str(root / p) for p in ("vol1/data/img.cub", "vol2/data/img.cub", "vol2/data/deep/other.CUB"))
+    cfg = config(tmp_path)
+    with ImageAdder(cfg, quiet=True) as ia:
+        assert ia.add_images(root, "cub") == []  # not recursive: nothing directly in the root, the folder skipped
+    out = subprocess.run([str(Path(sys.executable).with_name("autocnet-jobs")), "add", str(root), "--ext", "cub",
+                          "-r", "--output-dir", str(tmp_path / "kps"), "--db", cfg["database"]["url"],
+                          "--no-progress", "--strict"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = queries.images(cfg["database"]["url"])
+    assert sorted(r["path"] for r in rows) == expected
+    kps = {r["path"]: r["keypoints_path"] for r in rows}
+    assert len(set(kps.values())) == 3 and all(p.startswith(str(tmp_path / "kps")) for p in kps.values())
+    for row in rows:
+        with h5py.File(row["keypoints_path"], "r") as h5:
+            assert h5.attrs["source_path"] == row["path"]
