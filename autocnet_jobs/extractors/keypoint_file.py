@@ -1,8 +1,9 @@
 """Keypoint files: where they go, and writing them so that a crash never leaves a half-written one.
 
 A ``*_kps.h5`` file either is complete or does not exist: it is written under a hidden temporary name in the
-same folder, fsynced and renamed over the final name (``os.replace`` is atomic within a file system). Re-running an
-ingestion can therefore trust any ``*_kps.h5`` it finds. The layout is documented in ``docs/formats.md``.
+same folder, fsynced, then hard-linked to a free final name or renamed over the image's own earlier file (both
+atomic within a file system). Re-running an ingestion can therefore trust any ``*_kps.h5`` it finds, and one
+image's file is never replaced by another's. The layout is documented in ``docs/formats.md``.
 """
 from __future__ import annotations
 
