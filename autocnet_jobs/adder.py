@@ -93,10 +93,10 @@ class ImageAdder:
             what = "does not exist" if not folder.exists() else "is not a directory"
             raise InputDirectoryError(f"cannot add images from {str(directory)!r}: it {what}")
         suffix = "." + ext.lstrip(".").lower()
-        if recursive:
-            found = [os.path.join(root, name) for root, _dirs, files in os.walk(folder) for name in files]
+        if recursive:  # a folder named *.ext is submitted, as below, and fails with a typed reason
+            found = [os.path.join(root, name) for root, dirs, files in os.walk(folder) for name in files + dirs]
         else:
-            found = [str(p) for p in folder.iterdir() if not p.is_dir()]
+            found = [str(p) for p in folder.iterdir()]
         paths = sorted(os.path.abspath(p) for p in found if os.path.basename(p).lower().endswith(suffix))
         return self._submit(paths, force)
 

@@ -204,12 +204,12 @@ def test_same_stem_images_in_one_run_each_keep_their_keypoints(tmp_path):
 
 def test_recursive_add_takes_subfolders_and_their_same_named_images(tmp_path):
     # An archive tree: the same file name in two volumes, one upper-case extension deeper down, a file of
-    # another type, a folder whose name ends in .cub, and a symlink loop the walk must not follow.
+    # another type, and a symlink loop the walk must not follow.
     import subprocess
     import sys
 
     root = tmp_path / "archive"
-    for sub in ("vol1/data", "vol2/data/deep", "x.cub"):
+    for sub in ("vol1/data", "vol2/data/deep"):
         (root / sub).mkdir(parents=True)
     (root / "vol1/data/img.cub").symlink_to(DATA_DIR / "e0902065.cal.sub.cub")
     (root / "vol2/data/img.cub").symlink_to(DATA_DIR / "AS15-M-0297_crop.cub")
@@ -219,7 +219,7 @@ def test_recursive_add_takes_subfolders_and_their_same_named_images(tmp_path):
     expected = sorted(str(root / p) for p in ("vol1/data/img.cub", "vol2/data/img.cub", "vol2/data/deep/other.CUB"))
     cfg = config(tmp_path)
     with ImageAdder(cfg, quiet=True) as ia:
-        assert ia.add_images(root, "cub") == []  # not recursive: nothing directly in the root, the folder skipped
+        assert ia.add_images(root, "cub") == []  # not recursive: nothing directly in the root
     out = subprocess.run([str(Path(sys.executable).with_name("autocnet-jobs")), "add", str(root), "--ext", "cub",
                           "-r", "--output-dir", str(tmp_path / "kps"), "--db", cfg["database"]["url"],
                           "--no-progress", "--strict"], capture_output=True, text=True, timeout=300)
