@@ -44,8 +44,9 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     # Tests must never write to the shared data folder: fail the run if one did.
     before = getattr(session.config, "_autocnet_data_listing", None)
-    if before is not None and _data_listing() != before:
-        changed = sorted(set(_data_listing().items()) ^ set(before.items()))
+    after = _data_listing()
+    if before is not None and after != before:
+        changed = sorted(set(after.items()) ^ set(before.items()))
         print(f"\nERROR: the tests changed {DATA_DIR}: {[name for name, _ in changed][:5]}")
         session.exitstatus = 1
 

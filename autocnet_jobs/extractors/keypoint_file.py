@@ -124,23 +124,25 @@ def _claim(tmp: str, path: str, source: str | None) -> str:
     if not source:
         os.replace(tmp, path)
         return path
-    for candidate in (path, alternate_path(path, source)):
+    candidates = (path, alternate_path(path, source))
+    for candidate in candidates:
         try:
             os.link(tmp, candidate)
         except FileExistsError:
-            if _source_of(candidate) not in (None, source):
-                continue  # another image's keypoints: never replaced
-            os.replace(tmp, candidate)  # this image's earlier file (a re-run): only one attempt runs at a time
-            return candidate
+            pass
         except OSError:  # a file system without hard links: check, then rename (not atomic against a race)
-            if os.path.exists(candidate) and _source_of(candidate) not in (None, source):
-                continue
-            os.replace(tmp, candidate)
+            if not os.path.exists(candidate):
+                os.replace(tmp, candidate)
+                return candidate
+        else:
+            os.remove(tmp)
             return candidate
-        os.remove(tmp)
-        return candidate
-    raise OutputError(f"cannot write the keypoints of {source}: {path} and {alternate_path(path, source)} both "
-                      "hold keypoints of other images; set output.dir to another folder")
+        if _source_of(candidate) in (None, source):  # this image's earlier file (a re-run): only one attempt
+            os.replace(tmp, candidate)               # of an image runs at a time
+            return candidate
+        # else another image's keypoints: never replaced
+    raise OutputError(f"cannot write the keypoints of {source}: {' and '.join(candidates)} both hold keypoints "
+                      "of other images; set output.dir to another folder")
 
 
 def _source_of(path: str) -> str | None:
