@@ -486,6 +486,51 @@ def test_killed_writer_never_leaves_a_half_written_file(tmp_path):
     assert len(back["keypoints"]) in (7, 400000) and len(back["descriptors"]) == len(back["keypoints"])
 
 
+_PAUSED_WRITER = """
+import sys, numpy as np
+from autocnet_jobs.extractors.keypoint_file import write_keypoints
+
+class Paused:
+    # h5py turns an attribute into an array while the temp file is open: stop there until told to go on.
+    def __array__(self, dtype=None, copy=None):
+        print("in flight", flush=True)
+        sys.stdin.readline()
+        return np.array(b"sift")
+
+k = np.ones((50, 6), np.float32); d = np.ones((50, 128), np.float32)
+print(write_keypoints(sys.argv[1], k, d, {"extractor": Paused(), "source_path": sys.argv[2]}), flush=True)
+"""
+
+
+def test_processing_an_image_keeps_a_same_stem_images_temp_file(tmp_path):
+    # x.cub and x.CUB (both match --ext cub) want the same x_kps.h5. While x.CUB's keypoint file is being
+    # written (its temp file in flight), processing x.cub must not sweep that temp file as a dead attempt's:
+    # x.CUB's write would then fail (write_error) and be retried for nothing.
+    lower, upper = tmp_path / "x.cub", tmp_path / "x.CUB"
+    lower.symlink_to(sample("e0902065.cal.sub.cub"))
+    upper.symlink_to(sample("AS15-M-0297_crop.cub"))
+    proc = subprocess.Popen([sys.executable, "-c", _PAUSED_WRITER, str(tmp_path / "x_kps.h5"), str(upper)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(REPO))
+    try:
+        assert proc.stdout.readline().strip() == "in flight", proc.stderr.read()
+        in_flight = sorted(p for p in os.listdir(tmp_path) if p.endswith(".part"))
+        assert len(in_flight) == 1
+        rec = process_image(str(lower), SETTINGS)
+        assert sorted(p for p in os.listdir(tmp_path) if p.endswith(".part")) == in_flight
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err
+    assert rec["keypoints_path"] == str(tmp_path / "x_kps.h5")
+    assert read_keypoints(rec["keypoints_path"])["source_path"] == str(lower)
+    assert read_keypoints(out.strip())["source_path"] == str(upper) and out.strip() != rec["keypoints_path"]
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
+
+
 def test_file_checksum_streams_sha256(tmp_path):
     path = tmp_path / "blob"
     data = os.urandom(3 * (1 << 20) + 17)

@@ -80,9 +80,10 @@ def write_keypoints(path: str, keypoints: np.ndarray, descriptors: np.ndarray, a
         if lonlat.shape != (len(keypoints), 2):
             raise OutputError(f"{path}: lonlat must have shape ({len(keypoints)}, 2), got {lonlat.shape}")
     folder, name = os.path.split(os.path.abspath(path))
-    _remove_stale_parts(folder, name)
+    prefix = _temp_prefix(name, attrs.get("source_path") or path)
+    _remove_stale_parts(folder, prefix)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{name}.", suffix=".part", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot create a file in {folder}: {exc.strerror}") from None
     os.close(fd)
@@ -157,13 +158,20 @@ def _source_of(path: str) -> str | None:
     return str(value) if value else None
 
 
-def _remove_stale_parts(folder: str, name: str) -> None:
-    """Remove temp files a killed earlier attempt left for this keypoint file.
+def _temp_prefix(name: str, owner: str) -> str:
+    """``.tmp-<name>.<16 hex digits of the owner's SHA-1>.``: the start of every temp file ``owner`` (the image's
+    path; the keypoint file's own path when no image is named) writes for ``name``. Images of one stem (``x.cub``
+    and ``x.CUB``) share ``name`` but not the owner, so one never sweeps the other's temp file."""
+    digest = hashlib.sha1(os.path.abspath(owner).encode()).hexdigest()[:16]
+    return f"{_TMP_PREFIX}{name}.{digest}."
+
+
+def _remove_stale_parts(folder: str, prefix: str) -> None:
+    """Remove temp files a killed earlier attempt of the same image left (those starting with ``prefix``).
 
     The tracker never runs two live attempts of one image (a timed-out attempt's worker is restarted), so a
-    temp file for this name that exists now belongs to an attempt that died.
+    temp file of this owner that exists now belongs to an attempt that died; other images' are left alone.
     """
-    prefix = f"{_TMP_PREFIX}{name}."
     try:
         entries = os.listdir(folder)
     except OSError:
