@@ -34,11 +34,10 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "cluster.backend": ("local", "slurm", "address"),
-    "extractor.method": ("sift", "orb", "akaze"),
 }
-_POSITIVE = {"cluster.n_workers", "cluster.maxfailures", "database.batch_size", "extractor.max_features",
-             "extractor.tile_size", "extractor.downsample", "reading.band", "pyro.max_message_size",
-             "cluster.worker_grace"}
+# (The extractor section's rules live with the extractor: features.effective_settings, run by _validate.)
+_POSITIVE = {"cluster.n_workers", "cluster.maxfailures", "database.batch_size", "reading.band",
+             "pyro.max_message_size", "cluster.worker_grace"}
 
 
 def defaults() -> dict[str, Any]:
@@ -131,10 +130,12 @@ def _validate(cfg: dict, source: str) -> None:
     for name in _POSITIVE:
         if get(cfg, name) <= 0:
             raise ConfigError(f"config key {name!r} in {source} must be > 0, got {get(cfg, name)!r}")
-    ext = cfg["extractor"]
-    if not 0 <= ext["tile_overlap"] < ext["tile_size"] // 2:
-        raise ConfigError(f"config key 'extractor.tile_overlap' in {source} must be >= 0 and less than half of "
-                          f"extractor.tile_size ({ext['tile_size']}), got {ext['tile_overlap']}")
+    from .extractors.features import effective_settings  # imports OpenCV: only when a config is checked
+
+    try:
+        effective_settings(cfg["extractor"])
+    except ConfigError as exc:
+        raise ConfigError(f"config key {exc} (in {source})") from None
     timeout = get(cfg, "cluster.job_timeout")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"config key 'cluster.job_timeout' in {source} must be > 0 or null")

@@ -1,7 +1,9 @@
 """Typed errors.
 
 Per-image errors carry a short ``kind`` string: it is what the tracker stores in the ``jobs`` table and what
-``ImageAdder.failure(path)`` and ``autocnet-jobs failed`` report, so a user can filter failures by reason.
+``ImageAdder.failure(path)`` and ``autocnet-jobs failed`` report, so a user can filter failures by reason. An
+error class with ``permanent = True`` is one no retry can fix (the same bytes and settings give the same answer):
+the tracker gives such a job up at its first failure instead of spending ``cluster.maxfailures`` on it.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ class ImageError(AutocnetJobsError):
     """Something about one image prevents it from being ingested. Never stops the run."""
 
     kind = "image_error"
+    permanent = False
 
 
 class UnreadableImage(ImageError):
@@ -34,24 +37,27 @@ class UnsupportedFormat(ImageError):
     """No GDAL driver recognises the file's content (e.g. a text file named ``.cub``)."""
 
     kind = "unsupported_format"
+    permanent = True
 
 
 class NoData(ImageError):
     """The selected band has no valid pixel (all nodata or ISIS special pixels)."""
 
     kind = "no_data"
+    permanent = True
 
 
-class TooSmall(ImageError):
-    """The image is smaller than any detector can use."""
+class NoSuchBand(ImageError):
+    """The image has fewer bands than ``reading.band`` asks for."""
 
-    kind = "too_small"
+    kind = "no_such_band"
+    permanent = True
 
 
-class NoGeoreference(ImageError):
-    """A footprint or camera was required but the image has no georeferencing."""
+class CameraDataError(ImageError):
+    """The SPICE a level-1 cube carries (its tables, NaifKeywords) is truncated, garbled or inconsistent."""
 
-    kind = "no_georeference"
+    kind = "camera_data"
 
 
 class ExtractionError(ImageError):
@@ -65,6 +71,13 @@ class OutputError(ImageError):
 
     kind = "write_error"
 
+
+def _subclasses(cls: type) -> list[type]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+
+
+# Kinds the tracker does not retry (its one source: the ``permanent`` attribute above).
+PERMANENT_KINDS = frozenset(c.kind for c in _subclasses(ImageError) if c.permanent)
 
 # Failure kinds the tracker assigns itself, for jobs that never reported an ImageError.
 WORKER_DIED = "worker_died"

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Failures that no retry can fix: the same bytes give the same answer.
-PERMANENT_KINDS = frozenset({"unsupported_format", "no_data", "too_small", "no_georeference"})
+from .errors import PERMANENT_KINDS  # noqa: F401  (failures no retry can fix; the tracker imports it from here)
+
 TERMINAL = ("done", "failed")
 
 
@@ -22,6 +22,7 @@ class Job:
     worker: dict = field(default_factory=dict)
     errors: list[dict] = field(default_factory=list)
     requeues: int = 0  # resubmissions that did not count as failures (never started)
+    from_catalogue: bool = False  # not run here: the catalogue already held it (done, or failed for good)
 
     def row(self) -> dict:
         last = self.errors[-1] if self.errors else {}
@@ -30,6 +31,18 @@ class Job:
                 "error_type": last.get("type"), "last_error": last.get("message"),
                 "traceback": last.get("traceback"), "log": last.get("log"), "size": self.size, "mtime": self.mtime,
                 "worker": worker_label(self.worker)}
+
+
+def catalogue_job(path: str, size: int | None, mtime: float | None, prior: dict) -> Job:
+    """The job of an image skipped because the catalogue knows it: done, or failed with its stored reason."""
+    if prior["state"] != "failed":
+        return Job(path, size, mtime, state="done", from_catalogue=True)
+    worker = {"host": prior["worker"]} if prior.get("worker") else {}  # worker_label() gives the label back
+    error = {"kind": prior.get("error_kind"), "type": prior.get("error_type"), "message": prior.get("last_error"),
+             "traceback": prior.get("traceback"), "log": prior.get("log"), "attempt": prior.get("attempts") or 0,
+             "worker": worker, "time": None, "earlier_run": True}
+    return Job(path, size, mtime, state="failed", failures=prior.get("attempts") or 0, worker=worker,
+               errors=[error], from_catalogue=True)
 
 
 def worker_label(worker: dict) -> str | None:

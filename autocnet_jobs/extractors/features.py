@@ -21,6 +21,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from .. import config
 from ..errors import ConfigError, ExtractionError, NoData
 from .keypoint_file import COLUMNS
 from .reading import estimate_stretch, read_band_8bit
@@ -30,33 +31,48 @@ METHODS = ("sift", "orb", "akaze")
 MIN_SIDE = 16
 # The valid mask is eroded by this many (working) pixels so no keypoint sits on, or right next to, nodata.
 ERODE_PX = 4
-_DEFAULTS = {"method": "sift", "max_features": 2000, "tile_size": 2048, "tile_overlap": 32, "downsample": 1}
+# Smallest tile side, and ORB's default edgeThreshold (OpenCV's ORB_create).
+MIN_TILE = 64
+ORB_EDGE_THRESHOLD = 31
 
 
 def effective_settings(extractor_settings: dict) -> dict[str, Any]:
-    """The settings actually used: defaults filled in, checked, ORB's overlap widened to its edge threshold.
+    """The settings actually used: defaults (``defaults.yml``) filled in, checked, ORB's overlap widened.
 
-    ORB ignores a border of ``edgeThreshold`` pixels in every tile; an overlap of at least twice that keeps the
-    seams from becoming strips without keypoints.
+    The one home of the extractor rules: ``config.load`` runs this on the ``extractor`` section, so settings
+    every job would reject are a ConfigError before any job starts. ORB ignores a border of ``edgeThreshold``
+    pixels in every tile; an overlap of at least twice that keeps the seams from becoming strips without
+    keypoints, and a tile must be more than twice its overlap.
     """
-    unknown = set(extractor_settings) - set(_DEFAULTS) - {"parameters"}
+    defaults = config.defaults()["extractor"]
+    unknown = set(extractor_settings) - set(defaults)
     if unknown:
-        raise ConfigError(f"unknown extractor setting(s) {sorted(unknown)}; known: {sorted(_DEFAULTS)} + parameters")
-    s: dict[str, Any] = {**_DEFAULTS, **{k: v for k, v in extractor_settings.items() if k != "parameters"}}
-    s["parameters"] = dict(extractor_settings.get("parameters") or {})
+        raise ConfigError(f"unknown extractor setting(s) {sorted(unknown)}; known: {sorted(defaults)}")
+    s: dict[str, Any] = {**defaults, **extractor_settings}
+    s["parameters"] = dict(s["parameters"] or {})
     s["method"] = str(s["method"]).lower()
     if s["method"] not in METHODS:
         raise ConfigError(f"extractor.method must be one of {METHODS}, got {s['method']!r}")
     for key in ("max_features", "tile_size", "downsample"):
         if not isinstance(s[key], int) or isinstance(s[key], bool) or s[key] < 1:
             raise ConfigError(f"extractor.{key} must be a positive integer, got {s[key]!r}")
-    if not isinstance(s["tile_overlap"], int) or s["tile_overlap"] < 0:
+    if not isinstance(s["tile_overlap"], int) or isinstance(s["tile_overlap"], bool) or s["tile_overlap"] < 0:
         raise ConfigError(f"extractor.tile_overlap must be an integer >= 0, got {s['tile_overlap']!r}")
+    why = ""
     if s["method"] == "orb":
-        s["tile_overlap"] = max(s["tile_overlap"], 2 * int(s["parameters"].get("edgeThreshold", 31)))
-    if s["tile_size"] < 64 or 2 * s["tile_overlap"] >= s["tile_size"]:
-        raise ConfigError(f"extractor.tile_size ({s['tile_size']}) must be >= 64 and more than twice "
-                          f"tile_overlap ({s['tile_overlap']})")
+        edge = s["parameters"].get("edgeThreshold", ORB_EDGE_THRESHOLD)
+        if not isinstance(edge, int) or isinstance(edge, bool):
+            raise ConfigError(f"extractor.parameters.edgeThreshold must be an integer, got {edge!r}")
+        if 2 * edge > s["tile_overlap"]:
+            s["tile_overlap"] = 2 * int(edge)
+            why = f", which ORB widens to twice its edgeThreshold ({edge})"
+    if s["tile_size"] < MIN_TILE:
+        raise ConfigError(f"extractor.tile_size must be at least {MIN_TILE}, got {s['tile_size']}")
+    if 2 * s["tile_overlap"] >= s["tile_size"]:
+        raise ConfigError(f"extractor.tile_size ({s['tile_size']}) must be more than twice the tile overlap "
+                          f"({s['tile_overlap']}{why}): set extractor.tile_size to at least "
+                          f"{2 * s['tile_overlap'] + 1} or lower extractor.tile_overlap"
+                          f"{' / parameters.edgeThreshold' if why else ''}")
     return s
 
 

@@ -16,7 +16,7 @@ import rasterio
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from ..errors import ImageError
+from ..errors import NoSuchBand
 from .cameras import camera_model, pixel_to_lonlat
 from .features import effective_settings, extract_features
 from .footprints import compute_footprint
@@ -43,7 +43,7 @@ def process_image(path: str, settings: dict) -> dict:
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHEMAX_MB):
         with open_image(path) as ds:
             if not isinstance(band, int) or not 1 <= band <= ds.count:
-                raise ImageError(f"{path} has {ds.count} band(s) but band {band!r} was asked for (reading.band): "
+                raise NoSuchBand(f"{path} has {ds.count} band(s) but band {band!r} was asked for (reading.band): "
                                  f"set reading.band to a number from 1 to {ds.count}")
             st = os.stat(path)
             kps_path = keypoints_path_for(path, settings.get("output", {}))  # fail before the expensive part
