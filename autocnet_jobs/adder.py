@@ -112,11 +112,17 @@ class ImageAdder:
             size, mtime = _stat(path)
             prior = known.get(path)
             if prior and prior["size"] == size and prior["mtime"] == mtime:
-                (skipped if prior["state"] == "done" else []).append((path, size, mtime))
+                skipped.append((path, size, mtime, prior))
                 continue
             todo.append((path, size, mtime))
-        tracker.mark_done(skipped)
+        tracker.mark_known(skipped)
         return tracker.submit(todo, force=force)
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Images not run because the catalogue held them: ``{path: "done" | "failed"}``; the failed ones are
+        in :attr:`failed_jobs` with their stored reason and wait for :meth:`retry_failed`."""
+        return self._require().skipped()
 
     def retry_failed(self) -> list[str]:
         """Resubmit every failed image (of this run and of earlier runs in the catalogue) with a fresh budget."""

@@ -128,7 +128,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     with ImageAdder(_config(args)) as ia:
         submitted = ia.add_images(args.directory, args.ext, force=args.force, recursive=args.recursive)
-        print(f"{len(submitted)} images submitted, {len(ia.job_status) - len(submitted)} already in the catalogue")
+        skipped = list(ia.skipped.values())
+        n_failed = skipped.count("failed")
+        failed_before = f", {n_failed} failed before, not retried (use retry)" if n_failed else ""
+        print(f"{len(submitted)} images submitted, {skipped.count('done')} already in the catalogue{failed_before}")
         return _finish(ia, args)
 
 

@@ -122,17 +122,20 @@ class Store:
                 self._upsert_jobs(_last_per_path(job_rows))
 
     def known(self) -> dict[str, dict[str, Any]]:
-        """State of every image the catalogue knows: committed rows (done) and terminally failed jobs."""
+        """State of every image the catalogue knows: committed rows (done) and terminally failed jobs, a
+        failed job with its stored reason. A failed job wins over an older images row (a forced re-run that
+        failed): its jobs row is the latest attempt, as ``autocnet-jobs failed`` reports it."""
         assert self.conn is not None
         out: dict[str, dict[str, Any]] = {}
+        j = self.jobs.c
         with self.conn.begin():
-            for path, state, size, mtime in self.conn.execute(
-                    select(self.jobs.c.path, self.jobs.c.state, self.jobs.c.size, self.jobs.c.mtime)
-                    .where(self.jobs.c.state == "failed")):
-                out[path] = {"state": state, "size": size, "mtime": mtime}
             for path, size, mtime in self.conn.execute(
                     select(self.images.c.path, self.images.c.size, self.images.c.mtime)):
                 out[path] = {"state": "done", "size": size, "mtime": mtime}
+            for row in self.conn.execute(
+                    select(j.path, j.state, j.size, j.mtime, j.attempts, j.error_kind, j.error_type, j.last_error,
+                           j.traceback, j.log, j.worker).where(j.state == "failed")):
+                out[row.path] = dict(row._mapping)
         return out
 
     # backend specific

@@ -16,7 +16,7 @@ import uuid
 from typing import Any, Callable
 
 from . import errors
-from .job_record import PERMANENT_KINDS, TERMINAL, Job, worker_label
+from .job_record import PERMANENT_KINDS, TERMINAL, Job, catalogue_job, worker_label
 from .jobs import TASK_PREFIX, run_job
 from .watchdog import Watchdog
 from .writer import WriterProcess
@@ -80,12 +80,18 @@ class JobTracker:
             self.changed.notify_all()
         return submitted
 
-    def mark_done(self, items: list[tuple[str, int | None, float | None]]) -> None:
-        """Record images the catalogue already holds, so ``job_status`` reports them as True."""
+    def mark_known(self, items: list[tuple[str, int | None, float | None, dict]]) -> None:
+        """Record images skipped because the catalogue knows them, as (path, size, mtime, what it holds), so
+        ``job_status``, ``failed_jobs`` and ``failure`` report them: True, or failed with the stored reason."""
         with self.lock:
-            for path, size, mtime in items:
+            for path, size, mtime, prior in items:
                 if path not in self.jobs:
-                    self.jobs[path] = Job(path, size, mtime, state="done")
+                    self.jobs[path] = catalogue_job(path, size, mtime, prior)
+
+    def skipped(self) -> dict[str, str]:
+        """``{path: "done" | "failed"}`` of the images not run because the catalogue already held them."""
+        with self.lock:
+            return {p: j.state for p, j in self.jobs.items() if j.from_catalogue}
 
     def retry_failed(self) -> list[str]:
         """Resubmit every failed job with a fresh failure budget."""
