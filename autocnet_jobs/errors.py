@@ -58,6 +58,7 @@ class CameraDataError(ImageError):
     """The SPICE a level-1 cube carries (its tables, NaifKeywords) is truncated, garbled or inconsistent."""
 
     kind = "camera_data"
+    permanent = True
 
 
 class ExtractionError(ImageError):
