@@ -44,6 +44,10 @@ def open_store(url: str) -> "Store":
     raise DatabaseUnavailable(f"unsupported database URL {safe_url(url)}: use sqlite:///FILE or postgresql+psycopg://...")
 
 
+class SchemaMismatch(DatabaseUnavailable):
+    """The catalogue has another schema version: no retry or reconnect can fix it."""
+
+
 class Store:
     """One connection to the catalogue, opened by :meth:`connect` and held until :meth:`close`."""
 
@@ -90,7 +94,7 @@ class Store:
                 log.warning("database %s upgraded from schema version 2 to %d", safe_url(self.url),
                             models.SCHEMA_VERSION)
             elif version != models.SCHEMA_VERSION:
-                raise DatabaseUnavailable(
+                raise SchemaMismatch(
                     f"database {safe_url(self.url)} has schema version {version}; this autocnet_jobs writes "
                     f"version {models.SCHEMA_VERSION}. Use a new database or migrate it.")
 

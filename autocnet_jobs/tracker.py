@@ -50,10 +50,11 @@ class JobTracker:
         self._pending_records: list[dict] = []
         self._pending_rows: list[dict] = []
         self._known_waiters: dict[str, list] = {}
-        self._writer_restarts = 0
+        self._writer_restarts = 0  # deaths since the last commit: the same records killing it again and again
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.db_down: str | None = None
+        self.db_error: str | None = None  # the writer cannot ever write (e.g. a schema mismatch): the run is over
         self.writer = writer
         self.watchdog = Watchdog(client, backend, cfg["cluster"]["worker_grace"], self._has_live_jobs)
         self._thread = threading.Thread(target=self._run, name="autocnet-tracker", daemon=True)
@@ -105,10 +106,14 @@ class JobTracker:
         box: list = []
         done = threading.Event()
         with self.lock:
+            if self.db_error:
+                raise errors.DatabaseUnavailable(self.db_error)
             self._known_waiters[req] = [box, done]
         self.events.put(("known_request", req))
         if not done.wait(timeout):
             raise errors.DatabaseUnavailable("the database writer did not answer within %.0f s" % timeout)
+        if not box:  # released unanswered: the writer cannot continue
+            raise errors.DatabaseUnavailable(self.db_error or "the database writer stopped")
         return box[0]
 
     def wait(self, timeout: float | None = None) -> None:
@@ -221,6 +226,10 @@ class JobTracker:
             job.state, job.started_at, job.worker = "running", time.monotonic(), event[2]
             self._pending_rows.append(job.row())
         elif kind == "succeeded":
+            if self.db_error:
+                self._count(job, self._db_error())
+                self._give_up(job)
+                return
             record = dict(event[2], path=job.path, _attempts=job.failures + 1, _worker=worker_label(job.worker))
             job.state = "writing"
             self._unacked[job.path] = record
@@ -335,7 +344,7 @@ class JobTracker:
                     self._stop_hung(job)
                     self._fail(job, {"kind": errors.TIMEOUT, "type": "JobTimeout",
                                      "message": f"no result within cluster.job_timeout={self.job_timeout} s"})
-        if not self.writer.alive():
+        if not self.writer.alive() and not self.db_error:
             self._restart_writer()
 
     def _stop_hung(self, job: Job) -> None:
@@ -347,6 +356,9 @@ class JobTracker:
         return any(j.state in ("queued", "running") for j in list(self.jobs.values()))
 
     def _restart_writer(self) -> None:
+        self._drain_writer()  # what the dead writer said before it died (commits, a fatal error) still counts
+        if self.db_error:
+            return
         self._writer_restarts += 1
         if self._writer_restarts > MAX_WRITER_RESTARTS and self._unacked:
             # The same records keep killing the writer: fail their jobs instead of looping forever.
@@ -362,7 +374,11 @@ class JobTracker:
         self.writer = WriterProcess(self.cfg["database"])
         self.writer.start(wait=False)  # it waits for the database itself; this thread must not block
         self._pending_records = list(self._unacked.values())
-        self._pending_rows = [j.row() for j in self.jobs.values()]
+        # Rows the dead writer may not have written: jobs of this run not done. A done job's row was committed
+        # with its record; a skipped job's row is the catalogue's own (re-sending would wipe attempts, worker).
+        self._pending_rows = [j.row() for j in self.jobs.values() if not j.from_catalogue and j.state != "done"]
+        for req in self._known_waiters:  # questions the dead writer may not have answered
+            self.writer.send(("known", req))
 
     def _flush_to_writer(self) -> None:
         if self._pending_records or self._pending_rows:
@@ -380,6 +396,7 @@ class JobTracker:
     def _on_writer(self, msg: tuple) -> None:
         kind = msg[0]
         if kind == "committed":
+            self._writer_restarts = 0
             for path in msg[1]:
                 self._unacked.pop(path, None)
                 job = self.jobs.get(path)
@@ -400,13 +417,37 @@ class JobTracker:
         elif kind == "ready":
             self.writer.pid = msg[1]
         elif kind == "fatal":
-            log.error("database writer cannot start: %s", msg[1])
+            self._writer_fatal(msg[1])
         elif kind == "db_down":
             self.db_down = msg[1]
             log.warning("database unreachable (%s); retrying, no job is failed for it", msg[1])
         elif kind == "db_up":
             self.db_down = None
             log.warning("database reachable again")
+
+    def _db_error(self) -> dict:
+        return {"kind": errors.DB_WRITE, "type": "DatabaseUnavailable", "message": self.db_error}
+
+    def _writer_fatal(self, message: str) -> None:
+        """A restarted writer that can never write (a schema mismatch): no more restarts; every job not yet
+        terminal fails with the reason, since none can be committed, and waiting callers are released."""
+        log.error("database writer cannot continue: %s; failing the %d unfinished jobs", message,
+                  sum(j.state not in TERMINAL for j in self.jobs.values()))
+        self.db_error = f"the database writer cannot continue: {message}"
+        live = [j for j in self.jobs.values() if j.state not in TERMINAL]
+        futures = [j.future for j in live if j.future is not None]
+        for job in live:
+            self._count(job, self._db_error())
+            self._give_up(job)
+        self._unacked.clear()
+        if futures:
+            try:
+                self.client.cancel(futures)
+            except Exception:  # noqa: BLE001 - the cluster may already be gone
+                log.debug("could not cancel the unfinished tasks", exc_info=True)
+        for _box, done in self._known_waiters.values():
+            done.set()
+        self._known_waiters.clear()
 
     def _shutdown(self) -> None:
         live = [j for j in self.jobs.values() if j.state in ("queued", "running")]

@@ -32,7 +32,7 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queu
     # Ctrl-C in a terminal reaches the whole process group; the adder decides when the writer stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .errors import DatabaseUnavailable
-    from .store import open_store
+    from .store import SchemaMismatch, open_store
 
     store = open_store(url)
     delay = 0.2
@@ -66,6 +66,8 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queu
                 store.write(records, jobs)
                 break
             except Exception as exc:  # noqa: BLE001 - sorted into "connection" and "bad row" below
+                if isinstance(exc, SchemaMismatch):
+                    raise  # not the rows' fault: the writer stops with a fatal message
                 if not _connection_error(exc):
                     # A bad row: write what can be written one by one and reject the rest.
                     _isolate(store, records, jobs, outbox, exc)
@@ -84,34 +86,37 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queu
             outbox.put(("committed", [r["path"] for r in records]))
         records, jobs, oldest = [], [], None
 
-    parent = os.getppid()
-    while True:
-        if os.getppid() != parent:
-            # The adder was killed (SIGKILL leaves no chance to stop us): commit what we have and go, so a
-            # resumed run finds every acknowledged row and no orphan holds the database.
-            stopping = True
-        timeout = flush_interval if oldest is None else max(0.0, oldest + flush_interval - time.monotonic())
-        try:
-            msg = inbox.get(timeout=timeout)
-        except queue.Empty:
-            msg = None
-        if msg is not None:
-            kind = msg[0]
-            if kind == "write":
-                records.extend(msg[1])
-                jobs.extend(msg[2])
-                if oldest is None:
-                    oldest = time.monotonic()
-            elif kind == "known":
-                flush()
-                outbox.put(("known", msg[1], _known(store)))
-            elif kind == "stop":
+    try:
+        parent = os.getppid()
+        while True:
+            if os.getppid() != parent:
+                # The adder was killed (SIGKILL leaves no chance to stop us): commit what we have and go, so a
+                # resumed run finds every acknowledged row and no orphan holds the database.
                 stopping = True
-        if stopping or len(records) + len(jobs) >= batch_size or (
-                oldest is not None and time.monotonic() - oldest >= flush_interval):
-            flush()
-        if stopping:
-            break
+            timeout = flush_interval if oldest is None else max(0.0, oldest + flush_interval - time.monotonic())
+            try:
+                msg = inbox.get(timeout=timeout)
+            except queue.Empty:
+                msg = None
+            if msg is not None:
+                kind = msg[0]
+                if kind == "write":
+                    records.extend(msg[1])
+                    jobs.extend(msg[2])
+                    if oldest is None:
+                        oldest = time.monotonic()
+                elif kind == "known":
+                    flush()
+                    outbox.put(("known", msg[1], _known(store)))
+                elif kind == "stop":
+                    stopping = True
+            if stopping or len(records) + len(jobs) >= batch_size or (
+                    oldest is not None and time.monotonic() - oldest >= flush_interval):
+                flush()
+            if stopping:
+                break
+    except SchemaMismatch as exc:  # a reconnect found another version's catalogue: no retry can help
+        outbox.put(("fatal", str(exc)))
     store.close()
 
 
@@ -120,7 +125,10 @@ def _connection_error(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     from .errors import DatabaseUnavailable
+    from .store import SchemaMismatch
 
+    if isinstance(exc, SchemaMismatch):  # a reconnect found another version's catalogue: waiting cannot help
+        return False
     if isinstance(exc, OperationalError) and type(exc.orig).__module__ == "sqlite3":
         # sqlite3 calls schema errors ("no such column") operational too; only these pass with time.
         return any(m in str(exc.orig).lower() for m in _SQLITE_TRANSIENT)

@@ -247,7 +247,8 @@ def test_cli_failed_and_retry_across_runs(tmp_path):
     failed = run("failed", "--traceback")
     assert "late.cub" in failed.stdout and "unreadable" in failed.stdout and "Traceback" in failed.stdout
     strict = run("add", str(d), "--ext", "cub", "--no-progress", "--strict")
-    assert strict.returncode == 0 and "0 images submitted" in strict.stdout  # nothing new: failed ones wait for retry
+    # Nothing new: the failed one waits for retry, and is still a failure of the catalogue for --strict.
+    assert strict.returncode == 1 and "0 images submitted, 1 already in the catalogue, 1 failed before" in strict.stdout
     shutil.copy(sample("dawnEqui1.cub"), tmp_path / "not-there-yet.cub")
     again = run("retry", "--no-progress")
     assert again.returncode == 0 and "1 failed images resubmitted" in again.stdout
