@@ -3,10 +3,12 @@ DB writer together, and exposes the contract in DESIGN.md."""
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import logging
 import os
 import queue
 import secrets
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -44,6 +46,7 @@ class ImageAdder:
         self._backend = None
         self._tracker: JobTracker | None = None
         self._writer: WriterProcess | None = None
+        _main_spawnable()
         try:
             self._backend = make_backend(self.config["cluster"])  # not started yet: nothing to stop
             pyro = self.config["pyro"]
@@ -197,6 +200,20 @@ def _stat(path: str) -> tuple[int | None, float | None]:
     except OSError:
         return None, None
     return st.st_size, st.st_mtime
+
+
+def _main_spawnable() -> None:
+    """Local Dask workers are spawned processes, and spawning re-runs the caller's ``__main__`` from its file. A
+    script read from standard input (``python - <<EOF``) names a file that does not exist (``'<stdin>'``), so
+    every worker would die at start ("Nanny failed to start"). Such a ``__main__`` cannot be re-run anyway:
+    give it the spec of a module that multiprocessing does not re-run, so workers start as they do under
+    ``python -c`` or in a notebook (functions defined in the script still reach workers by value)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or getattr(main, "__spec__", None) is not None or not isinstance(path, str):
+        return
+    if not os.path.isfile(os.path.join(os.getcwd() if not os.path.isabs(path) else "", path)):
+        main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
 
 
 def _check_output(output: dict) -> None:

@@ -356,7 +356,8 @@ class JobTracker:
         return any(j.state in ("queued", "running") for j in list(self.jobs.values()))
 
     def _restart_writer(self) -> None:
-        self._drain_writer()  # what the dead writer said before it died (commits, a fatal error) still counts
+        self.writer.collect(2.0)  # what the dead writer said before it died (commits, a fatal error) still counts
+        self._drain_writer()
         if self.db_error:
             return
         self._writer_restarts += 1

@@ -1,9 +1,13 @@
 """The DB writer: one process, the only database connection of a run.
 
-The tracker sends it records and job rows over a local multiprocessing queue; it writes them in batches
+The tracker sends it records and job rows over a pipe; it writes them in batches
 (flushed by size or age) in one transaction each and acknowledges the paths only after the commit, which is
 what makes ``job_status[path] is True`` durable. A lost connection is retried with backoff; records are not
 dropped and jobs are not failed for it.
+
+The process is a fresh interpreter running this module (``python -c``), not a ``multiprocessing`` child: it never
+re-imports the caller's ``__main__``, so it starts the same from a script, a notebook, ``python -c`` or a script
+read from standard input (whose ``__main__`` names no file), and runs none of the caller's code.
 
 Messages in:  ("write", records, job_rows) | ("known", request_id) | ("stop",)
 Messages out: ("ready", None) | ("fatal", message) | ("committed", [paths]) | ("rejected", [(path, message)])
@@ -12,12 +16,15 @@ Messages out: ("ready", None) | ("fatal", message) | ("committed", [paths]) | ("
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
 import queue
 import signal
+import subprocess
+import sys
+import threading
 import time
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +32,15 @@ _BACKOFF_MAX = 5.0
 _SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly database")
 
 
-def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queue, outbox: mp.Queue,
+class Inbox(Protocol):
+    def get(self, timeout: float | None = None) -> tuple: ...
+
+
+class Outbox(Protocol):
+    def put(self, msg: tuple) -> None: ...
+
+
+def writer_main(url: str, batch_size: int, flush_interval: float, inbox: Inbox, outbox: Outbox,
                 retry_connect: bool = False) -> None:
     """Entry point of the writer process. ``retry_connect``: wait for the database instead of giving up
     (a restart mid-run, when the database may be the reason the old writer died)."""
@@ -34,10 +49,10 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: mp.Queu
     from .errors import DatabaseUnavailable
     from .store import SchemaMismatch, open_store
 
-    store = open_store(url)
     delay = 0.2
     while True:
         try:
+            store = open_store(url)
             store.connect()
             break
         except DatabaseUnavailable as exc:
@@ -161,7 +176,7 @@ def _known(store) -> dict[str, Any]:
             delay = min(delay * 2, _BACKOFF_MAX)
 
 
-def _isolate(store, records: list[dict], jobs: list[dict], outbox: mp.Queue, exc: Exception) -> None:
+def _isolate(store, records: list[dict], jobs: list[dict], outbox: Outbox, exc: Exception) -> None:
     committed, rejected = [], []
     for rec in records:
         try:
@@ -185,59 +200,141 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
+class _Sender:
+    """The writer's outbox in its process: messages to the adder over the pipe (none once the adder is gone)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def put(self, msg: tuple) -> None:
+        try:
+            self.conn.send(msg)
+        except OSError:
+            pass  # the adder died: nobody to tell; the getppid check ends the loop
+
+
+def _pump(conn: Connection, into: queue.Queue, at_eof: tuple | None) -> None:
+    """Move messages from a pipe into a queue until the other end closes it, then put ``at_eof``. The pipe is
+    this thread's: it closes it (no other thread may, or a reused descriptor number could be read)."""
+    try:
+        while True:
+            into.put(conn.recv())
+    except (EOFError, OSError):
+        pass
+    finally:
+        conn.close()
+    if at_eof is not None:
+        into.put(at_eof)
+
+
+def child_main(argv: list[str]) -> None:
+    """Entry point of the writer interpreter: ``argv`` is the read end of its inbox pipe and the write end of
+    its outbox pipe; the first message says what to open. The adder gone (its pipe closed) means stop."""
+    inbox_fd, outbox_fd = (int(a) for a in argv)
+    receiver = Connection(inbox_fd, writable=False)
+    url, batch_size, flush_interval, retry_connect = receiver.recv()
+    inbox: queue.Queue = queue.Queue()
+    threading.Thread(target=_pump, args=(receiver, inbox, ("stop",)), name="autocnet-writer-inbox",
+                     daemon=True).start()
+    writer_main(url, batch_size, flush_interval, inbox, _Sender(Connection(outbox_fd, readable=False)),
+                retry_connect)
+
+
 class WriterProcess:
-    """Handle on the writer process, owned by the tracker."""
+    """Handle on the writer process, owned by the tracker. ``send`` never blocks (a thread feeds the pipe);
+    what the writer says arrives in ``outbox`` (a plain queue, filled by a thread reading the pipe)."""
 
     def __init__(self, db_config: dict):
         self._cfg = db_config
-        self._ctx = mp.get_context("spawn")  # no fork: the adder has threads (Pyro, Dask) that must not be copied
-        self.inbox: mp.Queue = self._ctx.Queue()
-        self.outbox: mp.Queue = self._ctx.Queue()
-        self.process: mp.Process | None = None
+        self.inbox: queue.Queue = queue.Queue()
+        self.outbox: queue.Queue = queue.Queue()
+        self.process: subprocess.Popen | None = None
         self.pid: int | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self, timeout: float = 60.0, wait: bool = True) -> None:
         """Start the process; with ``wait`` block until it is connected (DatabaseUnavailable if it cannot)."""
         from .errors import DatabaseUnavailable
 
-        self.process = self._ctx.Process(
-            target=writer_main, name="autocnet-writer", daemon=True,
-            args=(self._cfg["url"], self._cfg["batch_size"], self._cfg["flush_interval"], self.inbox, self.outbox,
-                  not wait))
-        self.process.start()
-        if not wait:
-            self.pid = self.process.pid
-            return
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
         try:
-            kind, value = self.outbox.get(timeout=timeout)
-        except queue.Empty:
-            self.kill()
-            raise DatabaseUnavailable(f"the database writer did not start within {timeout:.0f} s") from None
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from autocnet_jobs.writer import child_main; "
+                 "child_main(sys.argv[1:])", str(in_r), str(out_w)], pass_fds=(in_r, out_w), env=env,
+                stdin=subprocess.DEVNULL)
+        finally:
+            os.close(in_r)
+            os.close(out_w)
+        self.pid = self.process.pid
+        sender, receiver = Connection(in_w, readable=False), Connection(out_r, writable=False)
+        sender.send((self._cfg["url"], self._cfg["batch_size"], self._cfg["flush_interval"], not wait))
+        self._threads = [threading.Thread(target=self._feed, args=(sender,), name="autocnet-writer-feed", daemon=True),
+                         threading.Thread(target=_pump, args=(receiver, self.outbox, None), name="autocnet-writer-read",
+                                          daemon=True)]
+        for t in self._threads:
+            t.start()
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                kind, value = self.outbox.get(timeout=0.1)
+                break
+            except queue.Empty:
+                pass
+            if self.process.poll() is not None and not self._threads[1].is_alive() and self.outbox.empty():
+                raise DatabaseUnavailable(f"the database writer exited with code {self.process.returncode} before "
+                                          "connecting to the database (its error is above)")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise DatabaseUnavailable(f"the database writer did not start within {timeout:.0f} s")
         if kind == "fatal":
-            self.process.join(5)
+            self.process.wait(5)
             raise DatabaseUnavailable(value)
         self.pid = value
 
+    def _feed(self, conn: Connection) -> None:
+        """Send what the tracker queued, in order, until :meth:`release`; the pipe is this thread's to close."""
+        try:
+            while (msg := self.inbox.get()) is not None:
+                conn.send(msg)
+        except OSError:
+            pass  # the writer died; the tracker restarts it and re-sends what was not acknowledged
+        finally:
+            conn.close()
+
     def alive(self) -> bool:
-        return self.process is not None and self.process.is_alive()
+        return self.process is not None and self.process.poll() is None
 
     def send(self, msg: tuple) -> None:
         self.inbox.put(msg)
 
     def stop(self, timeout: float = 60.0) -> None:
         """Ask the writer to flush and exit; its last acknowledgements stay readable in ``outbox``."""
-        if self.process is not None and self.process.is_alive():
+        if self.alive():
             self.inbox.put(("stop",))
-            self.process.join(timeout)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
         self.kill()
+        self.collect()
 
     def kill(self) -> None:
-        if self.process is not None and self.process.is_alive():
+        if self.alive():
             self.process.kill()
-            self.process.join(5)
+            self.process.wait(5)
+
+    def collect(self, timeout: float = 5.0) -> None:
+        """Once the process has ended: wait until everything it wrote is in ``outbox``."""
+        if len(self._threads) == 2 and not self.alive():
+            self._threads[1].join(timeout)
 
     def release(self) -> None:
-        """Close the queues once nothing more will be read from them."""
-        for q in (self.inbox, self.outbox):
-            q.cancel_join_thread()
-            q.close()
+        """Let go of the pipes once nothing more will be sent: the feeding thread closes its end after what is
+        queued (the reading thread closes the other when the process has ended)."""
+        self.inbox.put(None)
+
