@@ -1,44 +1,163 @@
-"""``autocnet-jobs``: the command line over the same engine as ImageAdder."""
+"""``autocnet-jobs``: the command line over the same engine as ImageAdder.
+
+A user error (an argument that cannot be used, a missing folder or catalogue, a config or database problem) ends
+with exit code 2 and one line saying what is wrong and what is accepted, found before any cluster is started;
+the commands that only read never create a catalogue.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import sys
 import time
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, NoReturn
 
 from . import config as config_mod
-from .errors import AutocnetJobsError
+from .errors import AutocnetJobsError, ConfigError
+
+READ_ONLY = ("status", "failed", "query", "export", "plot", "report")
+
+
+class UsageError(AutocnetJobsError):
+    """A command-line value that cannot be used; the message says what is accepted."""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        if args.command in READ_ONLY:
+            from . import queries
+
+            queries.require_catalogue(_config(args)["database"]["url"])
         return args.func(args)
     except AutocnetJobsError as exc:
-        print(f"autocnet-jobs: error: {exc}", file=sys.stderr)
+        print(f"autocnet-jobs: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("autocnet-jobs: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message on one line (driver errors span several; SQLAlchemy adds a 'Background on this error' link)."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith("(Background on this error"))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (argparse prints the whole usage before it), still exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---- argument types: each rejects a bad value with what is accepted (argparse prefixes the argument) ---------
+def _int_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {bound}, got {text!r}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a number in degrees, got {text!r}")
+    return value
+
+
+def _extension(text: str) -> str:
+    ext = text.strip()
+    ext = ext[2:] if ext.startswith("*.") else ext.lstrip(".")
+    if not ext or any(c in ext for c in "/\\*?[]"):
+        raise argparse.ArgumentTypeError(f"expected a file extension such as cub, img or tif, got {text!r}")
+    return ext
+
+
+_AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_AGE_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _since(text: str) -> datetime:
+    """An ISO 8601 date or date-time (UTC unless it has an offset), or an age before now (90m, 12h, 2d, 1w)."""
+    age = _AGE.fullmatch(text.strip().lower())
+    if age:
+        return datetime.now(timezone.utc) - timedelta(seconds=float(age[1]) * _AGE_SECONDS[age[2]])
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time; give an ISO date or date-time (2026-11-30, 2026-11-30T14:00, UTC unless an "
+            "offset such as +01:00 is given) or an age (90m, 12h, 2d, 1w)") from None
+
+
+_WKT_EXAMPLE = "a lon/lat geometry such as 'POLYGON((0 0, 10 0, 10 10, 0 10, 0 0))'"
+
+
+def _wkt(text: str):
+    """A non-empty, valid lon/lat geometry (longitude -180..180, latitude -90..90, as footprints are stored)."""
+    import shapely
+    from shapely.errors import ShapelyError
+
+    try:
+        geom = shapely.from_wkt(text)
+    except (ShapelyError, ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(f"not valid WKT ({_one_line(exc)}); give {_WKT_EXAMPLE}") from None
+    if geom is None or geom.is_empty:
+        raise argparse.ArgumentTypeError(f"an empty geometry; give {_WKT_EXAMPLE}")
+    if not geom.is_valid:
+        raise argparse.ArgumentTypeError(f"an invalid geometry ({shapely.is_valid_reason(geom)}); give {_WKT_EXAMPLE}")
+    x0, y0, x1, y1 = geom.bounds
+    if x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
+        raise argparse.ArgumentTypeError(
+            f"coordinates out of lon/lat range (bounds {x0:g} {y0:g} {x1:g} {y1:g}); give {_WKT_EXAMPLE}, longitude "
+            "-180..180 (subtract 360 from longitudes above 180), latitude -90..90")
+    return geom
+
+
+def _out_file(text: str) -> str:
+    """A file that can be created: its folder exists and is writable, and it is not itself a folder."""
+    path = os.path.abspath(text)
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name in it")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: the folder {folder} is not writable")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="autocnet-jobs", description=__doc__)
+    p = _Parser(prog="autocnet-jobs", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--config", help="YAML config file (default: $autocnet_config, else built-in defaults)")
         sp.add_argument("--db", help="database URL, overrides database.url")
 
+    workers = _int_range(1)
     a = sub.add_parser("add", help="ingest every DIR/*.EXT (with -r, in subfolders too) and wait for the run to finish")
     a.add_argument("directory")
-    a.add_argument("--ext", required=True, help="file extension, matched case-insensitively (cub, img, tif)")
+    a.add_argument("--ext", required=True, type=_extension,
+                   help="file extension, matched case-insensitively (cub, img, tif)")
     a.add_argument("--force", action="store_true", help="re-extract images already in the catalogue")
     a.add_argument("--recursive", "-r", action="store_true", help="also the images in DIR's subfolders")
-    a.add_argument("--workers", type=int, help="overrides cluster.n_workers")
+    a.add_argument("--workers", type=workers, help="overrides cluster.n_workers")
     a.add_argument("--output-dir", help="write every keypoint file here (sets output.dir and output.always)")
     a.add_argument("--strict", action="store_true", help="exit 1 when any image failed")
     a.add_argument("--no-progress", action="store_true")
@@ -46,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_add)
 
     r = sub.add_parser("retry", help="resubmit the failed images of the catalogue with a fresh budget")
-    r.add_argument("--workers", type=int)
+    r.add_argument("--workers", type=workers)
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--strict", action="store_true")
     r.add_argument("--output-dir")
@@ -66,12 +185,14 @@ def _parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_failed)
 
     q = sub.add_parser("query", help="images whose footprint intersects a box, a geometry or another image")
-    q.add_argument("--bbox", nargs=4, type=float, metavar=("MINLON", "MINLAT", "MAXLON", "MAXLAT"),
-                   help="lon/lat box; MINLON > MAXLON crosses 180°")
-    q.add_argument("--wkt", help="a lon/lat geometry as WKT")
+    q.add_argument("--bbox", nargs=4, type=_number, metavar=("MINLON", "MINLAT", "MAXLON", "MAXLAT"),
+                   help="lon/lat box in degrees, longitude -180..180; MINLON > MAXLON crosses 180°")
+    q.add_argument("--wkt", type=_wkt, help="a lon/lat geometry as WKT")
     q.add_argument("--overlapping", help="path of an image in the catalogue")
     q.add_argument("--body")
-    q.add_argument("--since", help="ISO date/time: only images added since")
+    q.add_argument("--since", type=_since,
+                   help="only images added since: ISO date or date-time (UTC unless an offset is given), or an "
+                        "age such as 12h or 2d")
     q.add_argument("--json", action="store_true")
     common(q)
     q.set_defaults(func=cmd_query)
@@ -80,20 +201,20 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["geojson", "gpkg"], default=None,
                    help="geojson (one collection, lon/lat) or gpkg (GeoPackage: one layer per body in its CRS); "
                         "default: from the --out extension, else geojson")
-    e.add_argument("--out", help="output file (default: stdout; required for gpkg)")
+    e.add_argument("--out", type=_out_file, help="output file (default: stdout; required for gpkg)")
     e.add_argument("--body")
     common(e)
     e.set_defaults(func=cmd_export)
 
     m = sub.add_parser("plot", help="map of the footprints (PNG), coloured by status, failed images listed")
-    m.add_argument("--out", required=True, help="output PNG file")
+    m.add_argument("--out", required=True, type=_out_file, help="output PNG file")
     m.add_argument("--body", help="only this body (e.g. Mars)")
-    m.add_argument("--dpi", type=int, default=100)
+    m.add_argument("--dpi", type=_int_range(10, 1200), default=100)
     common(m)
     m.set_defaults(func=cmd_plot)
 
     h = sub.add_parser("report", help="one self-contained HTML page: counts, failures, the map, every image")
-    h.add_argument("--out", required=True, help="output HTML file")
+    h.add_argument("--out", required=True, type=_out_file, help="output HTML file")
     h.add_argument("--body", help="only this body (e.g. Mars)")
     common(h)
     h.set_defaults(func=cmd_report)
@@ -101,17 +222,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
+    """The effective config: --config (else $autocnet_config, else defaults) with the command-line overrides."""
+    if "_cfg" in vars(args):
+        return args._cfg
     cfg = config_mod.load(args.config)
     overrides: dict[str, Any] = {}
-    if getattr(args, "db", None):
+    if getattr(args, "db", None) is not None:
         overrides.setdefault("database", {})["url"] = args.db
-    if getattr(args, "workers", None):
+    if getattr(args, "workers", None) is not None:
         overrides.setdefault("cluster", {})["n_workers"] = args.workers
     if getattr(args, "output_dir", None):
         overrides["output"] = {"dir": os.path.abspath(args.output_dir), "always": True}
     if overrides:
         _deep_update(cfg, overrides)
-        cfg = config_mod.load(cfg)
+        try:
+            cfg = config_mod.load(cfg)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace(" in <dict>", " (from the command line)")) from None
+    args._cfg = cfg
     return cfg
 
 
@@ -123,10 +251,31 @@ def _deep_update(base: dict, new: dict) -> None:
             base[k] = v
 
 
+def _check_directory(directory: str) -> None:
+    if not os.path.isdir(directory):
+        what = "does not exist" if not os.path.exists(directory) else "is not a directory"
+        raise UsageError(f"cannot add images from {directory!r}: it {what}; give the folder holding the images")
+
+
+def _check_new_catalogue(url: str) -> None:
+    """A SQLite catalogue that ``add`` would create needs an existing folder (found now, not by the writer)."""
+    from . import queries
+
+    path = queries.sqlite_file(url)
+    if path is not None and os.path.isdir(path):
+        raise UsageError(f"the catalogue {path} is a folder; give a file name: --db sqlite:///FILE")
+    if path is not None and not os.path.isdir(os.path.dirname(path)):
+        raise UsageError(f"cannot create the catalogue {path}: the folder {os.path.dirname(path)} does not exist "
+                         "(--db / database.url)")
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     from .adder import ImageAdder
 
-    with ImageAdder(_config(args)) as ia:
+    cfg = _config(args)
+    _check_directory(args.directory)
+    _check_new_catalogue(cfg["database"]["url"])
+    with ImageAdder(cfg) as ia:
         submitted = ia.add_images(args.directory, args.ext, force=args.force, recursive=args.recursive)
         skipped = list(ia.skipped.values())
         n_failed = skipped.count("failed")
@@ -136,9 +285,16 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
+    from . import queries
     from .adder import ImageAdder
 
-    with ImageAdder(_config(args)) as ia:
+    cfg = _config(args)
+    url = cfg["database"]["url"]
+    queries.require_catalogue(url)
+    if not queries.job_counts(url)["failed"]:  # nothing to resubmit: no cluster for it
+        print("0 failed images resubmitted (none in the catalogue)")
+        return 0
+    with ImageAdder(cfg) as ia:
         submitted = ia.retry_failed()
         print(f"{len(submitted)} failed images resubmitted")
         return _finish(ia, args)
@@ -210,16 +366,16 @@ def cmd_failed(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
-    import shapely
-
     from . import queries
 
+    if args.bbox:
+        try:
+            queries.bbox_geometry(*args.bbox)
+        except ValueError as exc:
+            raise UsageError(f"--bbox: {exc}") from None
     rows = queries.images(_config(args)["database"]["url"], bbox=tuple(args.bbox) if args.bbox else None,
-                          geometry=shapely.from_wkt(args.wkt) if args.wkt else None,
-                          overlapping=os.path.abspath(args.overlapping) if args.overlapping else None,
-                          body=args.body, since=datetime.fromisoformat(args.since) if args.since else None)
+                          geometry=args.wkt, body=args.body, since=args.since,
+                          overlapping=os.path.abspath(args.overlapping) if args.overlapping else None)
     if args.json:
         print(json.dumps(queries.to_geojson(rows), default=str))
     else:
@@ -232,14 +388,13 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from . import queries
 
-    rows = queries.images(_config(args)["database"]["url"], body=args.body)
     fmt = args.format or ("gpkg" if (args.out or "").lower().endswith(".gpkg") else "geojson")
+    if fmt == "gpkg" and not args.out:
+        raise UsageError("--format gpkg needs --out FILE.gpkg (a GeoPackage cannot go to stdout)")
+    rows = queries.images(_config(args)["database"]["url"], body=args.body)
     if fmt == "gpkg":
         from .gpkg import write_gpkg
 
-        if not args.out:
-            print("error: --format gpkg needs --out FILE (a GeoPackage cannot go to stdout)", file=sys.stderr)
-            return 2
         layers = write_gpkg(rows, args.out)
         print(f"{len(rows)} images written to {args.out} ({', '.join(f'{k}: {v}' for k, v in layers.items())})")
         return 0

@@ -69,6 +69,8 @@ def load(config: str | os.PathLike | Mapping | None = None) -> dict[str, Any]:
             raise ConfigError(f"config file {path} does not exist") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        except OSError as exc:  # a folder, no permission
+            raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
         if not isinstance(user, Mapping):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
     elif isinstance(config, Mapping):
@@ -146,6 +148,22 @@ def _validate(cfg: dict, source: str) -> None:
 def get(cfg: Mapping, dotted: str) -> Any:
     """``get(cfg, "cluster.maxfailures")``."""
     node: Any = cfg
+    _check_database_url(cfg["database"]["url"], source)
+
+
+def _check_database_url(url: str, source: str) -> None:
+    """Only SQLite and PostgreSQL URLs; anything else would surface as the writer failing to start."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in ("sqlite", "postgresql"):
+        shown = repr(url) if "@" not in url else "(not shown: it may hold a password)"
+        raise ConfigError(f"config key 'database.url' in {source} must be sqlite:///FILE or "
+                          f"postgresql+psycopg://user@host:port/db, got {shown}")
     for part in dotted.split("."):
         node = node[part]
     return node

@@ -6,17 +6,21 @@ not part of an ingestion run (whose only connection is the writer's).
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+import urllib.parse
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import shapely
 from shapely.geometry import box, mapping
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from .errors import DatabaseUnavailable
+from .errors import AutocnetJobsError, DatabaseUnavailable
 from .store import safe_url
 
 _COLUMNS = ("id", "name", "path", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
@@ -24,11 +28,49 @@ _COLUMNS = ("id", "name", "path", "checksum", "size", "mtime", "driver", "width"
             "extractor", "note", "created_at", "updated_at")
 
 
+class NoCatalogue(DatabaseUnavailable):
+    """The URL names no catalogue: a SQLite file that does not exist (the read side never creates one), or a
+    database without the ``images`` table (see :func:`require_catalogue`)."""
+
+
+class NotInCatalogue(AutocnetJobsError, LookupError):
+    """An image a query is relative to (``overlapping``) has no row, or no footprint, in the catalogue."""
+
+
+def sqlite_file(url: str) -> str | None:
+    """The absolute path of a SQLite URL's file (relative paths are against the current folder, as SQLAlchemy
+    takes them); None for an in-memory database or another backend."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
+        return None
+    return os.path.abspath(u.database)
+
+
+def _engine(url: str) -> Engine:
+    """An engine that reads an existing catalogue. A SQLite file is opened with ``mode=rw`` so that a typo in
+    the URL can never leave an empty catalogue behind (SQLite creates a missing file by default)."""
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, poolclass=NullPool)
+    path = sqlite_file(url)
+    if path is None:
+        raise NoCatalogue(f"{safe_url(url)} is an in-memory SQLite database, which holds no catalogue; "
+                          "name the catalogue's file: sqlite:///FILE")
+    if not os.path.isfile(path):
+        what = "is a folder" if os.path.isdir(path) else "does not exist"
+        raise NoCatalogue(f"no catalogue at {safe_url(url)}: {path} {what}; check --db / database.url "
+                          "(autocnet-jobs add creates the catalogue)")
+    uri = f"file:{urllib.parse.quote(path)}?mode=rw"
+    return create_engine("sqlite://", poolclass=NullPool, creator=lambda: sqlite3.connect(uri, uri=True))
+
+
 @contextmanager
 def connect(url: str) -> Iterator[Connection]:
+    """A connection to an existing catalogue database (NoCatalogue for a SQLite file that does not exist)."""
     try:
-        engine = create_engine(url, poolclass=NullPool)
+        engine = _engine(url)
         conn = engine.connect()
+    except DatabaseUnavailable:
+        raise
     except Exception as exc:
         raise DatabaseUnavailable(f"cannot open database {safe_url(url)}: {exc}") from exc
     try:
@@ -36,6 +78,23 @@ def connect(url: str) -> Iterator[Connection]:
     finally:
         conn.close()
         engine.dispose()
+
+
+def require_catalogue(url: str) -> None:
+    """Raise NoCatalogue unless ``url`` holds a catalogue (its ``images`` table), without creating anything.
+
+    For commands that only read: a mistyped ``--db`` must be reported, not answered with zeros from an empty
+    database made on the spot.
+    """
+    with connect(url) as conn:
+        try:
+            present = _has_table(conn, "images")
+        except SQLAlchemyError as exc:  # e.g. a file that is not a SQLite database
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise NoCatalogue(f"no catalogue at {safe_url(url)}: {reason}; check --db / database.url") from None
+    if not present:
+        raise NoCatalogue(f"no catalogue at {safe_url(url)}: the database has no images table; check --db / "
+                          "database.url (autocnet-jobs add creates the catalogue)")
 
 
 def is_postgis(url: str) -> bool:
@@ -71,7 +130,8 @@ def images(url: str, *, bbox: tuple[float, float, float, float] | None = None, g
            with_footprint: bool = True) -> list[dict[str, Any]]:
     """Image rows, optionally only those whose footprint intersects a lon/lat ``bbox`` (minlon, minlat,
     maxlon, maxlat; minlon > maxlon means the box crosses 180°), a shapely ``geometry`` (lon/lat), or the
-    footprint of the image at path ``overlapping``; filtered by ``body`` and ``since`` (time added)."""
+    footprint of the image at path ``overlapping`` (NotInCatalogue when it has no row or no footprint);
+    filtered by ``body`` and ``since`` (time added; a naive datetime is UTC)."""
     region = None
     if bbox is not None:
         region = bbox_geometry(*bbox)
@@ -83,9 +143,12 @@ def images(url: str, *, bbox: tuple[float, float, float, float] | None = None, g
         postgis = is_postgis(url)
         target = None
         if overlapping is not None:
-            found = _select(conn, postgis, body, since, path=overlapping)
-            if not found or found[0]["footprint"] is None:
-                return []
+            found = _select(conn, postgis, None, None, path=overlapping)
+            if not found:
+                raise NotInCatalogue(f"{overlapping} is not in the catalogue (give the path it was added with)")
+            if found[0]["footprint"] is None:
+                raise NotInCatalogue(f"{overlapping} has no footprint in the catalogue "
+                                     f"({found[0]['footprint_note'] or 'none was computed'})")
             target = found[0]
             region = target["footprint"] if region is None else region.intersection(target["footprint"])
         # The spatial index narrows the rows to those whose bounds meet the region's; the exact test below
@@ -110,6 +173,9 @@ def bbox_geometry(minlon: float, minlat: float, maxlon: float, maxlat: float):
     """A lon/lat box as a (Multi)Polygon; a box with minlon > maxlon wraps across the antimeridian."""
     if not (-90 <= minlat <= maxlat <= 90):
         raise ValueError(f"latitudes must satisfy -90 <= minlat <= maxlat <= 90, got {minlat}, {maxlat}")
+    if not (-180 <= minlon <= 180 and -180 <= maxlon <= 180):
+        raise ValueError(f"longitudes must be within -180..180 (subtract 360 from those above 180; minlon > maxlon "
+                         f"for a box across 180°), got {minlon}, {maxlon}")
     if minlon <= maxlon:
         return box(minlon, minlat, maxlon, maxlat)
     return shapely.MultiPolygon([box(minlon, minlat, 180, maxlat), box(-180, minlat, maxlon, maxlat)])
@@ -126,8 +192,10 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
         sql += " AND lower(body) = lower(:body)"
         params["body"] = body
     if since:
+        # Naive times are UTC. SQLite keeps CURRENT_TIMESTAMP text (UTC, no offset); PostgreSQL a timestamptz.
+        since = since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since.astimezone(timezone.utc)
         sql += " AND created_at >= :since"
-        params["since"] = since
+        params["since"] = since if postgis else since.replace(tzinfo=None)
     if path is not None:
         sql += " AND path = :path"
         params["path"] = path
