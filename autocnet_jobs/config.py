@@ -67,10 +67,10 @@ def load(config: str | os.PathLike | Mapping | None = None) -> dict[str, Any]:
                 user = yaml.safe_load(f) or {}
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
         except OSError as exc:  # a folder, no permission
             raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
         if not isinstance(user, Mapping):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
     elif isinstance(config, Mapping):
@@ -143,11 +143,6 @@ def _validate(cfg: dict, source: str) -> None:
         raise ConfigError(f"config key 'cluster.job_timeout' in {source} must be > 0 or null")
     if cfg["cluster"]["backend"] == "address" and not cfg["cluster"]["address"]:
         raise ConfigError(f"cluster.backend is 'address' in {source} but cluster.address is not set")
-
-
-def get(cfg: Mapping, dotted: str) -> Any:
-    """``get(cfg, "cluster.maxfailures")``."""
-    node: Any = cfg
     _check_database_url(cfg["database"]["url"], source)
 
 
@@ -164,6 +159,11 @@ def _check_database_url(url: str, source: str) -> None:
         shown = repr(url) if "@" not in url else "(not shown: it may hold a password)"
         raise ConfigError(f"config key 'database.url' in {source} must be sqlite:///FILE or "
                           f"postgresql+psycopg://user@host:port/db, got {shown}")
+
+
+def get(cfg: Mapping, dotted: str) -> Any:
+    """``get(cfg, "cluster.maxfailures")``."""
+    node: Any = cfg
     for part in dotted.split("."):
         node = node[part]
     return node
