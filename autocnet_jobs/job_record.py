@@ -41,8 +41,9 @@ def catalogue_job(path: str, size: int | None, mtime: float | None, prior: dict)
     error = {"kind": prior.get("error_kind"), "type": prior.get("error_type"), "message": prior.get("last_error"),
              "traceback": prior.get("traceback"), "log": prior.get("log"), "attempt": prior.get("attempts") or 0,
              "worker": worker, "time": None, "earlier_run": True}
-    return Job(path, size, mtime, state="failed", failures=prior.get("attempts") or 0, worker=worker,
-               errors=[error], from_catalogue=True)
+    # No Job.worker: it is the worker of an attempt of this run (info() would give this run's log for it).
+    return Job(path, size, mtime, state="failed", failures=prior.get("attempts") or 0, errors=[error],
+               from_catalogue=True)
 
 
 def worker_label(worker: dict) -> str | None:

@@ -337,4 +337,6 @@ class WriterProcess:
         """Let go of the pipes once nothing more will be sent: the feeding thread closes its end after what is
         queued (the reading thread closes the other when the process has ended)."""
         self.inbox.put(None)
+        if self._threads:
+            self._threads[0].join(5)  # no thread of a finished run left behind
 

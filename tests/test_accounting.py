@@ -37,7 +37,8 @@ def test_earlier_failures_are_reported_by_a_later_run(tmp_path: Path) -> None:
         assert again is not None
         assert (again["kind"], again["type"], again["message"], again["attempts"]) == \
             ("unsupported_format", first["type"], first["message"], 1)
-        assert again["traceback"] == first["traceback"]
+        assert (again["traceback"], again["log"]) == (first["traceback"], first["log"])
+        assert ia.job_info(bad)["log"] is None  # no worker of this run ran it: this run's log says nothing of it
     # The jobs table still holds the reason: skipping it did not overwrite the row.
     row = queries.job_rows(cfg["database"]["url"], state="failed")
     assert [(r["path"], r["error_kind"], r["attempts"]) for r in row] == [(bad, "unsupported_format", 1)]
