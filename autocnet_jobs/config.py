@@ -31,6 +31,7 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
     "cluster.slurm.log_directory": (str,),
     "cluster.job_timeout": (int, float),
     "pyro.host": (str,),
+    "reading.nodata": (int, float),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "cluster.backend": ("local", "slurm", "address"),

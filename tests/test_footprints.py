@@ -95,14 +95,14 @@ def apply(transform, cols, rows):
     return a * cols + b * rows + c, d * cols + e * rows + f
 
 
-def pixels_area(ds, band=1):
+def pixels_area(ds, band=1, valid=None):
     """True area (m^2 on the CRS ellipsoid) of the valid pixels on the body: pixel area / areal scale.
 
     For a lon/lat raster (north-up), each pixel's area is exact from the equal-area cylindrical projection of
-    its latitude bounds.
+    its latitude bounds. ``valid`` (a bool array of the band's shape) replaces the file's own validity.
     """
     crs = pyproj.CRS.from_wkt(ds.crs.to_wkt())
-    valid = valid_pixels(ds, band)
+    valid = valid_pixels(ds, band) if valid is None else valid
     rows, cols = np.nonzero(valid)
     if crs.is_geographic:
         ell = crs.ellipsoid

@@ -137,12 +137,14 @@ def _empty(detector: cv2.Feature2D) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((0, len(COLUMNS)), np.float32), np.zeros((0, detector.descriptorSize()), dtype)
 
 
-def extract_features(ds: rasterio.DatasetReader, band: int,
-                     extractor_settings: dict) -> tuple[np.ndarray, np.ndarray, str | None]:
+def extract_features(ds: rasterio.DatasetReader, band: int, extractor_settings: dict,
+                     nodata: float | None = None) -> tuple[np.ndarray, np.ndarray, str | None]:
     """Keypoints (N, 6 float32: x, y, size, angle, response, octave), descriptors (N, D), note.
 
     Coordinates and sizes are in full-resolution pixels (see the module docstring for the convention) even when
-    ``downsample`` > 1. ``note`` says why there are no keypoints (too small, nothing found), else None. Raises
+    ``downsample`` > 1. ``nodata`` (``reading.nodata``) replaces the file's nodata value, so those pixels are
+    out of the stretch and of detection (:func:`.reading.read_valid`). ``note`` says why there are no keypoints
+    (too small, nothing found), else None. Raises
     NoData when the band has no valid pixel and ExtractionError when OpenCV fails.
     """
     cv2.setNumThreads(1)  # Dask/Slurm run one task per core: OpenCV's own threads would oversubscribe them.
@@ -158,7 +160,7 @@ def extract_features(ds: rasterio.DatasetReader, band: int,
                                         f"detectors need at least {MIN_SIDE} px in each dimension")
     xs, ys = tile_spans(wd, s["tile_size"], s["tile_overlap"]), tile_spans(hd, s["tile_size"], s["tile_overlap"])
     tiles = [(x, y) for y in ys for x in xs]
-    stretch = estimate_stretch(ds, band) if len(tiles) > 1 else None  # one stretch for all tiles
+    stretch = estimate_stretch(ds, band, nodata=nodata) if len(tiles) > 1 else None  # one stretch for all tiles
     quotas = _quotas([(x[3] - x[2]) * (y[3] - y[2]) for x, y in tiles], s["max_features"])
     kept_kps, kept_desc, kept_tile = [], [], []
     carry, n_valid = 0, 0
@@ -167,7 +169,7 @@ def extract_features(ds: rasterio.DatasetReader, band: int,
         window = Window(x0 * d, y0 * d, min(x1 * d, width) - x0 * d, min(y1 * d, height) - y0 * d)
         out_shape = (y1 - y0, x1 - x0) if d > 1 else None
         try:
-            img, valid = read_band_8bit(ds, band, window, out_shape, stretch=stretch)
+            img, valid = read_band_8bit(ds, band, window, out_shape, stretch=stretch, nodata=nodata)
         except NoData:
             if len(tiles) == 1:
                 raise

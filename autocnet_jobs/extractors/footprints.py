@@ -9,7 +9,8 @@ Sources, in order:
    (:mod:`.isis_polygon`), normalised from ISIS's 0..360 longitudes. Used as is, even when the cube was
    cropped after ``footprintinit`` (the note then says the polygon describes the uncropped image).
 2. ``georeference`` - the image's CRS and geotransform. The boundary of the *valid* pixels (nodata, GDAL
-   masks and ISIS special pixels excluded, :func:`.pixels.valid_mask`) is traced on a mask read at most
+   masks and ISIS special pixels excluded, :func:`.reading.read_valid`; nodata is ``reading.nodata`` when set,
+   else the file's) is traced on a mask read at most
    ``MAX_SIDE`` pixels a side, holes smaller than ``HOLE_MIN_FRACTION`` of the image filled, every edge
    densified to ``EDGE_SEGMENTS`` vertices per image side (never just the corners: a straight image edge is a
    curve on the body), and taken pixel -> native CRS -> the CRS's own geographic lon/lat (:mod:`.lonlat`).
@@ -33,7 +34,6 @@ import rasterio.features
 import shapely
 import shapely.affinity
 from pyproj.exceptions import CRSError, ProjError
-from rasterio.enums import MaskFlags, Resampling
 from shapely.errors import GEOSException
 from shapely.geometry import MultiPolygon, Polygon, box, shape
 
@@ -42,7 +42,7 @@ from .bodies import body_of
 from .isis_polygon import isis_footprint
 from .labels import isis3_label
 from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_size_degrees, pixel_to_native
-from .pixels import valid_mask
+from .reading import read_valid
 
 MAX_SIDE = 1024            # the validity mask is read at most this many pixels a side
 EDGE_SEGMENTS = 256        # densify boundaries to at least this many vertices per image side
@@ -62,8 +62,11 @@ class Footprint:
     crs_wkt: str | None                     # the image's native CRS as WKT
 
 
-def compute_footprint(ds, path: str, band: int = 1) -> Footprint:
-    """The footprint of the open dataset ``ds`` (opened from ``path``), traced on band ``band``."""
+def compute_footprint(ds, path: str, band: int = 1, nodata: float | None = None) -> Footprint:
+    """The footprint of the open dataset ``ds`` (opened from ``path``), traced on band ``band``.
+
+    ``nodata`` (``reading.nodata``) replaces the file's nodata value in the validity mask.
+    """
     path = str(path)
     body, code = body_of(ds, path)
     crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
@@ -77,7 +80,7 @@ def compute_footprint(ds, path: str, band: int = 1) -> Footprint:
         why = _no_georeference_reason(ds, path)
         return Footprint(None, None, _join(why, polygon_problem), body, code, crs_wkt)
     try:
-        geom, note = georeference_footprint(ds, band)
+        geom, note = georeference_footprint(ds, band, nodata)
     except NotInvertible as exc:
         return Footprint(None, None, _join(str(exc), polygon_problem), body, code, crs_wkt)
     except (ProjError, CRSError, GEOSException) as exc:
@@ -109,15 +112,15 @@ def _no_georeference_reason(ds, path: str) -> str:
 
 # --- tracing the valid-data boundary -------------------------------------------------------------------
 
-def validity_mask(ds, band: int = 1, max_side: int = MAX_SIDE) -> tuple[np.ndarray, float, float]:
-    """(mask, sx, sy): the band's valid pixels on a grid at most ``max_side`` a side; sx, sy = full px per cell."""
+def validity_mask(ds, band: int = 1, max_side: int = MAX_SIDE,
+                  nodata: float | None = None) -> tuple[np.ndarray, float, float]:
+    """(mask, sx, sy): the band's valid pixels on a grid at most ``max_side`` a side; sx, sy = full px per cell.
+
+    The same validity as feature extraction (:func:`.reading.read_valid`, nearest-neighbour reads).
+    """
     factor = max(1, math.ceil(max(ds.width, ds.height) / max_side))
     shape_out = (max(1, math.ceil(ds.height / factor)), max(1, math.ceil(ds.width / factor)))
-    data = ds.read(band, out_shape=shape_out, resampling=Resampling.nearest)
-    mask = valid_mask(data, ds.dtypes[band - 1], ds.nodatavals[band - 1], ds.driver)
-    flags = ds.mask_flag_enums[band - 1]
-    if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
-        mask &= ds.read_masks(band, out_shape=shape_out, resampling=Resampling.nearest) > 0
+    _, mask = read_valid(ds, band, out_shape=shape_out, nodata=nodata)
     return mask, ds.width / shape_out[1], ds.height / shape_out[0]
 
 
@@ -220,7 +223,7 @@ def _split_pole_vertices(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, 
     return np.asarray(out_lon), np.asarray(out_lat)
 
 
-def georeference_footprint(ds, band: int = 1) -> tuple[MultiPolygon | None, str | None]:
+def georeference_footprint(ds, band: int = 1, nodata: float | None = None) -> tuple[MultiPolygon | None, str | None]:
     """(footprint, note) traced from the valid pixels of a georeferenced image.
 
     Raises NotInvertible when PROJ cannot take the CRS back to lon/lat.
@@ -231,7 +234,7 @@ def georeference_footprint(ds, band: int = 1) -> tuple[MultiPolygon | None, str 
     if not (np.isfinite(clon[0]) and np.isfinite(clat[0])):
         raise NotInvertible(f"PROJ returns no lon/lat for the image centre in the CRS {tr.crs.name!r}")
 
-    mask, sx, sy = validity_mask(ds, band)
+    mask, sx, sy = validity_mask(ds, band, nodata=nodata)
     if not mask.any():
         return None, f"band {band} has no valid pixel"
     pixel_polys, factor = simple_outline(mask, sx, sy, ds)

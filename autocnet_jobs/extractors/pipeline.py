@@ -35,10 +35,11 @@ RECORD_KEYS = ("path", "name", "checksum", "size", "mtime", "driver", "width", "
 def process_image(path: str, settings: dict) -> dict:
     """Extract keypoints, camera and footprint of the image at ``path``; return its record (see RECORD_KEYS).
 
-    ``settings`` is ``config.job_settings(cfg)``: {"reading": {"band"}, "extractor": {...}, "output": {...}}.
+    ``settings`` is ``config.job_settings(cfg)``: {"reading": {"band", "nodata"}, "extractor": {...}, "output": {...}}.
     """
     path = os.path.abspath(path)
     band = settings.get("reading", {}).get("band", 1)
+    nodata = settings.get("reading", {}).get("nodata")
     extractor = effective_settings(settings.get("extractor", {}))
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHEMAX_MB):
         with open_image(path) as ds:
@@ -48,8 +49,8 @@ def process_image(path: str, settings: dict) -> dict:
             st = os.stat(path)
             kps_path = keypoints_path_for(path, settings.get("output", {}))  # fail before the expensive part
             checksum = file_checksum(path)
-            keypoints, descriptors, note = extract_features(ds, band, extractor)
-            footprint = compute_footprint(ds, path, band)
+            keypoints, descriptors, note = extract_features(ds, band, extractor, nodata)
+            footprint = compute_footprint(ds, path, band, nodata)
             camera = camera_model(ds, path)
             lonlat = _lonlat(camera, keypoints)
             width, height, count, driver = ds.width, ds.height, ds.count, ds.driver

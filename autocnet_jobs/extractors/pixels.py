@@ -30,8 +30,9 @@ def valid_mask(data: np.ndarray, dtype: str, nodata: float | None, driver: str) 
     mask = np.ones(data.shape, dtype=bool)
     if np.issubdtype(data.dtype, np.floating):
         mask &= np.isfinite(data)
-    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
-        mask &= data != np.asarray(nodata).astype(data.dtype)
+    value = nodata_in(data.dtype, nodata)
+    if value is not None:
+        mask &= data != value
     if driver in ISIS_DRIVERS:
         if dtype == "float32":
             mask &= data > _FLOAT_VALID_MIN
@@ -40,3 +41,21 @@ def valid_mask(data: np.ndarray, dtype: str, nodata: float | None, driver: str) 
             lo, hi = _ISIS_VALID[dtype]
             mask &= (data >= lo) & (data <= hi)
     return mask
+
+
+def nodata_in(dtype: np.dtype, nodata: float | None) -> np.generic | None:
+    """``nodata`` as a value of ``dtype``, or None when no pixel of that type can hold it.
+
+    As GDAL's nodata masks do: -1 or 0.5 on a uint8 band match no pixel (a plain cast would make them 255 and
+    0); on a float band the value is rounded to the type (a float32 band's nodata is often written in decimal).
+    NaN is None: NaN pixels are invalid anyway, and NaN equals nothing.
+    """
+    if nodata is None or np.isnan(nodata):
+        return None
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        if float(nodata) != int(nodata) or not info.min <= int(nodata) <= info.max:
+            return None
+        return dtype.type(int(nodata))
+    return dtype.type(nodata)

@@ -28,6 +28,7 @@ STRETCH_PERCENTILES = (0.5, 99.5)
 # Label files that may describe a raw data file beside them (PDS3 detached labels, PDS4 XML labels).
 _LABEL_EXTS = (".lbl", ".lab", ".xml")
 _CHUNK = 1 << 20
+_STRIP_PIXELS = 1 << 22  # pixels per read when a band is read in strips
 
 
 def open_image(path: str) -> rasterio.DatasetReader:
@@ -131,10 +132,17 @@ def _detached_label_for(path: str) -> str | None:
 
 def _read(ds: rasterio.DatasetReader, band: int, window: Window | None, out_shape: tuple[int, int] | None,
           masks: bool = False) -> np.ndarray:
-    """ds.read / ds.read_masks with GDAL I/O errors turned into UnreadableImage."""
+    """ds.read / ds.read_masks (nearest neighbour) with GDAL I/O errors turned into UnreadableImage.
+
+    A reduced read (``out_shape``) of a band with overviews goes around them: GDAL would answer from an overview,
+    whose values are averages or, in a JPEG 2000, a lower wavelet level (a frame of zeros reads back as 0, 1, 2),
+    and nodata and special pixels can only be told from real pixel values.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            if out_shape is not None and ds.overviews(band):
+                return _reduced_from_full(ds, band, window, out_shape, masks)
             if masks:
                 return ds.read_masks(band, window=window, out_shape=out_shape)
             return ds.read(band, window=window, out_shape=out_shape)
@@ -143,11 +151,48 @@ def _read(ds: rasterio.DatasetReader, band: int, window: Window | None, out_shap
                               "probably truncated or damaged: copy it again") from None
 
 
+def _reduced_from_full(ds: rasterio.DatasetReader, band: int, window: Window | None, out_shape: tuple[int, int],
+                       masks: bool) -> np.ndarray:
+    """A nearest-neighbour reduced read taken from full-resolution pixels, read in block-aligned row bands.
+
+    Whole bands of blocks, not thin strips: a JPEG 2000 decodes every block a request touches, each time.
+    """
+    win = window if window is not None else Window(0, 0, ds.width, ds.height)
+    col_off, row_off, width, height = (int(v) for v in (win.col_off, win.row_off, win.width, win.height))
+    rows = row_off + ((np.arange(out_shape[0]) + 0.5) * height / out_shape[0]).astype(np.int64)
+    cols = ((np.arange(out_shape[1]) + 0.5) * width / out_shape[1]).astype(np.int64)
+    block_h = ds.block_shapes[band - 1][0]
+    band_h = block_h * max(1, _STRIP_PIXELS // max(1, width * block_h))
+    out = None
+    start = row_off - row_off % block_h
+    while start < row_off + height:
+        top, stop = max(start, row_off), min(start + band_h, row_off + height)
+        wanted = (rows >= top) & (rows < stop)
+        if wanted.any():
+            part = Window(col_off, top, width, stop - top)
+            strip = ds.read_masks(band, window=part) if masks else ds.read(band, window=part)
+            if out is None:
+                out = np.empty(out_shape, strip.dtype)
+            out[wanted] = strip[rows[wanted] - top][:, cols]
+        start += band_h
+    return out
+
+
+def band_nodata(ds: rasterio.DatasetReader, band: int, nodata: float | None = None) -> float | None:
+    """The band's nodata value: ``nodata`` (``reading.nodata``) when given, else the one the file declares."""
+    return ds.nodatavals[band - 1] if nodata is None else nodata
+
+
 def read_valid(ds: rasterio.DatasetReader, band: int, window: Window | None = None,
-               out_shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(raw pixels, bool valid mask) of one band: nodata, ISIS special pixels and GDAL dataset/alpha masks."""
+               out_shape: tuple[int, int] | None = None, *,
+               nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(raw pixels, bool valid mask) of one band: nodata, ISIS special pixels and GDAL dataset/alpha masks.
+
+    ``nodata`` (``reading.nodata``) replaces the nodata value the file declares (:func:`band_nodata`); the other
+    exclusions apply either way. Reads resample by nearest neighbour, so a mask read small keeps real values.
+    """
     data = _read(ds, band, window, out_shape)
-    valid = valid_mask(data, ds.dtypes[band - 1], ds.nodatavals[band - 1], ds.driver)
+    valid = valid_mask(data, ds.dtypes[band - 1], band_nodata(ds, band, nodata), ds.driver)
     flags = ds.mask_flag_enums[band - 1]
     if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
         valid &= _read(ds, band, window, out_shape, masks=True) > 0
@@ -177,14 +222,15 @@ def to_8bit(data: np.ndarray, valid: np.ndarray, stretch: tuple[float, float]) -
 
 def read_band_8bit(ds: rasterio.DatasetReader, band: int, window: Window | None = None,
                    out_shape: tuple[int, int] | None = None, *,
-                   stretch: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   stretch: tuple[float, float] | None = None,
+                   nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 image, bool valid mask) of ``band`` (1-based), optionally a window and/or resampled to ``out_shape``.
 
     Detectors need 8 bit; planetary data are float32/int16 with extreme special values, so the stretch uses robust
     percentiles of the valid pixels only. Pass ``stretch`` (from :func:`estimate_stretch`) to use one stretch for
-    every tile of an image. Raises NoData when no pixel of the read is valid.
+    every tile of an image; ``nodata`` as in :func:`read_valid`. Raises NoData when no pixel of the read is valid.
     """
-    data, valid = read_valid(ds, band, window, out_shape)
+    data, valid = read_valid(ds, band, window, out_shape, nodata=nodata)
     if not valid.any():
         where = f" in window {window}" if window is not None else ""
         raise NoData(f"{ds.name}: band {band} has no valid pixel{where} (all nodata or ISIS special pixels)")
@@ -203,7 +249,8 @@ def _sample_windows(width: int, height: int, n: int = 8, size: int = 128) -> Ite
             yield Window(col, row, w, h)
 
 
-def estimate_stretch(ds: rasterio.DatasetReader, band: int, max_side: int = 1024) -> tuple[float, float]:
+def estimate_stretch(ds: rasterio.DatasetReader, band: int, max_side: int = 1024, *,
+                     nodata: float | None = None) -> tuple[float, float]:
     """One 8-bit stretch for a whole band, without reading all of it.
 
     Small images are read decimated to at most ``max_side``; large ones are sampled with a grid of small windows
@@ -213,28 +260,29 @@ def estimate_stretch(ds: rasterio.DatasetReader, band: int, max_side: int = 1024
     values: list[np.ndarray] = []
     if ds.width * ds.height > 16 * max_side * max_side:
         for window in _sample_windows(ds.width, ds.height):
-            data, valid = read_valid(ds, band, window)
+            data, valid = read_valid(ds, band, window, nodata=nodata)
             values.append(data[valid])
         if sum(v.size for v in values) >= 4096:
             return percentile_stretch(np.concatenate(values))
     factor = max(1, -(-max(ds.width, ds.height) // max_side))
     shape = (max(1, -(-ds.height // factor)), max(1, -(-ds.width // factor)))
-    data, valid = read_valid(ds, band, out_shape=shape if factor > 1 else None)
+    data, valid = read_valid(ds, band, out_shape=shape if factor > 1 else None, nodata=nodata)
     if valid.any():
         return percentile_stretch(data[valid])
     if factor > 1:  # decimation can miss a few valid pixels: scan every pixel, strip by strip
-        found = _scan_valid(ds, band)
+        found = _scan_valid(ds, band, nodata=nodata)
         if found.size:
             return percentile_stretch(found)
     raise NoData(f"{ds.name}: band {band} has no valid pixel (all nodata or ISIS special pixels)")
 
 
-def _scan_valid(ds: rasterio.DatasetReader, band: int, per_strip: int = 65536) -> np.ndarray:
+def _scan_valid(ds: rasterio.DatasetReader, band: int, per_strip: int = 65536, *,
+                nodata: float | None = None) -> np.ndarray:
     """Valid values of the whole band read in strips of about 4 Mpx (memory stays bounded), thinned per strip."""
     rows = max(1, (1 << 22) // ds.width)
     values = []
     for row in range(0, ds.height, rows):
-        data, valid = read_valid(ds, band, Window(0, row, ds.width, min(rows, ds.height - row)))
+        data, valid = read_valid(ds, band, Window(0, row, ds.width, min(rows, ds.height - row)), nodata=nodata)
         found = data[valid]
         values.append(found[:: max(1, found.size // per_strip)])
     return np.concatenate(values)
