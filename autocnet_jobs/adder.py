@@ -212,7 +212,9 @@ def _main_spawnable() -> None:
     path = getattr(main, "__file__", None)
     if main is None or getattr(main, "__spec__", None) is not None or not isinstance(path, str):
         return
-    if not os.path.isfile(os.path.join(os.getcwd() if not os.path.isabs(path) else "", path)):
+    from multiprocessing import process
+
+    if not os.path.isfile(os.path.join(process.ORIGINAL_DIR or os.getcwd(), path)):  # where spawn looks for it
         main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
 
 
