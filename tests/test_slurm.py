@@ -484,3 +484,111 @@ def test_callback_daemon_listens_on_the_slurm_interface_by_default(slurm_env, tm
         job_ids = set(backend(ia).job_ids())
     assert len(status) == 4 and all(v is True for v in status.values()), status
     wait_for(lambda: ids_gone(job_ids), 30, "no job of the run left after close")
+
+
+# ---- a site's dask-jobqueue configuration (jobqueue.yaml) ----------------------------------------------------------
+SITE_JOBQUEUE = {"cores": 1, "memory": "1GB", "walltime": "00:07:00", "queue": "debug", "interface": "lo",
+                 "job-extra-directives": ["--comment=site-directive"],
+                 "job-script-prologue": ["export SITE_PROLOGUE=site"], "job-directives-skip": ["--cpus-per-task"]}
+
+
+def job_script(site: dict, **slurm) -> str:
+    """The worker job script for ``cluster.slurm`` = ``slurm`` under a site's ``jobqueue.slurm`` = ``site``
+    (rendered by a real SLURMCluster; no job is submitted)."""
+    import dask
+
+    from autocnet_jobs import config as config_mod
+    from autocnet_jobs.scheduler.base import dask_settings
+    from autocnet_jobs.scheduler.slurm import WatchedSLURMCluster
+
+    be = SlurmBackend(config_mod.load({"cluster": {"backend": "slurm", "slurm": slurm}})["cluster"])
+    with dask.config.set({f"jobqueue.slurm.{k}": v for k, v in site.items()}), dask_settings():
+        cluster = WatchedSLURMCluster(**be.cluster_kwargs())
+        try:
+            return cluster.job_script()
+        finally:
+            cluster.close()
+
+
+def directives(script: str) -> list[str]:
+    return [line.split(None, 1)[1] for line in script.splitlines() if line.startswith("#SBATCH")]
+
+
+def test_a_sites_jobqueue_config_applies_where_ours_is_unset(slurm_env):
+    # Nothing set in cluster.slurm: the site's cores, memory, walltime, queue, directives, skips and prologue.
+    script = job_script(SITE_JOBQUEUE)
+    assert directives(script) == ["-J dask-worker", "-p debug", "-n 1", "--mem=954M", "-t 00:07:00",
+                                  "--comment=site-directive"], script
+    lines = script.splitlines()
+    # The site's prologue first (module loads), then our thread limits and worker settings, which must hold.
+    assert lines.index("export SITE_PROLOGUE=site") < lines.index(
+        "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GDAL_NUM_THREADS=1") < lines.index("unset MALLOC_TRIM_THRESHOLD_")
+    assert "--interface lo" in script and "--memory-limit 0.93GiB" in script
+
+
+def test_our_slurm_keys_win_and_lists_add_to_the_sites(slurm_env):
+    script = job_script(SITE_JOBQUEUE, memory="3GB", walltime="00:05:00", queue="debug",
+                        job_extra_directives=["--nice=5"], job_directives_skip=["-J "],
+                        job_script_prologue=["module load gdal", "export USER_PROLOGUE=user"])
+    assert directives(script) == ["-p debug", "-n 1", "--mem=3G", "-t 00:05:00", "--comment=site-directive",
+                                  "--nice=5"], script
+    lines = script.splitlines()
+    assert lines.index("export SITE_PROLOGUE=site") < lines.index("module load gdal") < lines.index(
+        "export USER_PROLOGUE=user") < lines.index("unset MALLOC_TRIM_THRESHOLD_")
+
+
+def test_without_any_site_config_a_worker_job_is_one_core_and_2gb(slurm_env):
+    # dask-jobqueue has no default for cores and memory (it refuses to start): ours apply only then.
+    script = job_script({}, queue="debug", interface="lo")
+    assert directives(script) == ["-J dask-worker", "-p debug", "-n 1", "--cpus-per-task=1", "--mem=2G",
+                                  "-t 00:30:00"], script
+
+
+_SITE_RUN = """
+import json, os, subprocess, sys
+from pathlib import Path
+from autocnet_jobs import ImageAdder
+from tests import faults
+from tests.helpers import config, tiny_files
+
+tmp = Path(sys.argv[1])
+folder = tiny_files(tmp / "in", 4)
+# Only what the site does not say: the backend, our prologue line, one worker job and where its log goes.
+cfg = config(tmp, cluster={"backend": "slurm", "n_workers": 1, "slurm": {
+    "log_directory": str(tmp / "logs"), "job_script_prologue": ["export USER_PROLOGUE=user"]}})
+with ImageAdder(cfg, process=faults.tiny_record, quiet=True) as ia:
+    ia.add_images(folder, "cub")
+    ia.wait(timeout=150)
+    be = ia._backend
+    jobs = be.job_ids()
+    env = ia.client.run(lambda: {k: os.environ.get(k) for k in ("SITE_PROLOGUE", "USER_PROLOGUE", "SLURM_JOB_ID")})
+    slurm = {j: subprocess.run(["scontrol", "show", "job", j], capture_output=True, text=True).stdout for j in jobs}
+    print(json.dumps({"script": be.job_script(), "status": ia.job_status, "env": list(env.values()),
+                      "jobs": jobs, "scontrol": slurm, "callback": ia.callback_uri}))
+"""
+
+
+def test_a_real_worker_job_under_a_sites_jobqueue_yaml(slurm_env, tmp_path):
+    # The site's file as sites ship it: $DASK_CONFIG/jobqueue.yaml, read by Dask when the process starts.
+    import json
+
+    import yaml
+
+    (tmp_path / "dask").mkdir()
+    (tmp_path / "dask" / "jobqueue.yaml").write_text(yaml.safe_dump({"jobqueue": {"slurm": SITE_JOBQUEUE}}))
+    env = {**os.environ, "DASK_CONFIG": str(tmp_path / "dask")}
+    res = subprocess.run([sys.executable, "-c", _SITE_RUN, str(tmp_path)], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=240)
+    assert res.returncode == 0, res.stderr[-3000:]
+    run = json.loads(res.stdout.strip().splitlines()[-1])
+    assert len(run["status"]) == 4 and all(v is True for v in run["status"].values()), run["status"]
+    assert "-t 00:07:00" in run["script"] and "--comment=site-directive" in run["script"]
+    # The worker job really ran with the site's limits and both prologues (the site's and ours).
+    (job,) = run["jobs"]
+    info = dict(f.split("=", 1) for f in run["scontrol"][job].split() if "=" in f)
+    assert (info["TimeLimit"], info["Partition"], info["Comment"]) == ("00:07:00", "debug", "site-directive"), info
+    assert info["MinMemoryNode"] == "954M", info
+    assert run["env"] == [{"SITE_PROLOGUE": "site", "USER_PROLOGUE": "user", "SLURM_JOB_ID": job}], run["env"]
+    # The callback daemon listens on the site's interface (lo), where the workers reach this process.
+    assert run["callback"].split("@")[1].startswith("127.0.0.1:"), run["callback"]
+    wait_for(lambda: ids_gone({job}), 30, "no job of the run left after close")

@@ -28,7 +28,6 @@ import getpass
 import logging
 import os
 import subprocess
-import sys
 import threading
 import time
 from typing import Any
@@ -42,6 +41,21 @@ from ..errors import ConfigError
 from .base import ClusterBackend, worker_env_exports
 
 log = logging.getLogger(__name__)
+
+
+# Used when neither cluster.slurm nor the site's jobqueue.slurm sets them (dask-jobqueue has no default for these
+# and refuses to start without): one task at a time in a modest job.
+FALLBACK: dict[str, Any] = {"cores": 1, "memory": "2GB"}
+
+
+def _site(key: str) -> Any:
+    """The site's dask-jobqueue setting ``jobqueue.slurm.<key>`` (from jobqueue.yaml, $DASK_CONFIG, DASK_* ...)."""
+    return dask.config.get(f"jobqueue.slurm.{key}", None)
+
+
+def _site_list(key: str, deprecated: str) -> list:
+    """A list setting of the site, or its deprecated name's (dask-jobqueue still honours both)."""
+    return list(_site(key) or _site(deprecated) or [])
 
 
 class WatchedSLURMCluster(SLURMCluster):
@@ -111,28 +125,40 @@ class SlurmBackend(ClusterBackend):
         self._given_up: set[str] = set()
 
     def cluster_kwargs(self) -> dict[str, Any]:
+        """SLURMCluster arguments: only the keys set in cluster.slurm, so that the rest comes from the site's
+        dask-jobqueue configuration (``jobqueue.slurm.*``) as it would for any dask-jobqueue user. List keys add
+        to the site's lists; our own prologue lines (thread limits, worker-side Dask settings) always come last."""
         s = self.config["slurm"]
-        kwargs: dict[str, Any] = {
-            "cores": s["cores"], "memory": s["memory"], "processes": s["processes"], "walltime": s["walltime"],
-            "python": s["python"] or sys.executable,
-            "job_extra_directives": list(s["job_extra_directives"]),
-            "scheduler_options": {"dashboard_address": self.config["dashboard_address"]},
-            # Same thread limits and worker-side Dask settings as the local backend, set in the job script.
-            "job_script_prologue": ["export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GDAL_NUM_THREADS=1",
-                                    *worker_env_exports()],
-        }
-        for key in ("queue", "account", "interface"):
-            if s[key]:
-                kwargs[key] = s[key]
+        kwargs: dict[str, Any] = {key: s[key] for key in ("queue", "account", "cores", "memory", "processes",
+                                                           "walltime", "python", "interface") if s[key] is not None}
+        for key, value in FALLBACK.items():
+            if key not in kwargs and _site(key) is None:
+                kwargs[key] = value
         if s["log_directory"]:
             # Slurm resolves a relative path against the job's working directory; make it unambiguous.
             kwargs["log_directory"] = os.path.abspath(s["log_directory"])
+        if s["job_extra_directives"]:
+            kwargs["job_extra_directives"] = [*_site_list("job-extra-directives", "job-extra"),
+                                              *s["job_extra_directives"]]
+        if s["job_directives_skip"]:
+            kwargs["job_directives_skip"] = [*_site_list("job-directives-skip", "header-skip"),
+                                             *s["job_directives_skip"]]
+        # Same thread limits and worker-side Dask settings as the local backend, set in the job script.
+        kwargs["job_script_prologue"] = [*_site_list("job-script-prologue", "env-extra"), *s["job_script_prologue"],
+                                         "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GDAL_NUM_THREADS=1",
+                                         *worker_env_exports()]
+        kwargs["scheduler_options"] = {**(_site("scheduler-options") or {}),
+                                       "dashboard_address": self.config["dashboard_address"]}
         if s["interface"]:
             kwargs["scheduler_options"]["interface"] = s["interface"]
         if s["worker_lifetime"]:
-            kwargs["worker_extra_args"] = ["--lifetime", s["worker_lifetime"],
-                                           "--lifetime-stagger", s["worker_lifetime_stagger"]]
+            kwargs["worker_extra_args"] = [*_site_list("worker-extra-args", "extra"), "--lifetime",
+                                           s["worker_lifetime"], "--lifetime-stagger", s["worker_lifetime_stagger"]]
         return kwargs
+
+    def interface(self) -> str | None:
+        """The network interface the workers and the scheduler use: cluster.slurm.interface, else the site's."""
+        return self.config["slurm"]["interface"] or _site("interface")
 
     def _start(self) -> Client:
         s = self.config["slurm"]
@@ -173,9 +199,9 @@ class SlurmBackend(ClusterBackend):
         return os.path.join(self._submit_dir, f"slurm-{job}.out")
 
     def callback_host(self) -> str:
-        """The address on cluster.slurm.interface, the network the compute nodes use to reach the scheduler
-        (which runs in this process too); this host's outward address when no interface is named."""
-        interface = self.config["slurm"]["interface"]
+        """The address on the workers' interface (:meth:`interface`), the network the compute nodes use to reach
+        the scheduler (which runs in this process too); this host's outward address when no interface is named."""
+        interface = self.interface()
         if not interface:
             return super().callback_host()
         from distributed.utils import get_ip_interface
