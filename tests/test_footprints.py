@@ -59,9 +59,22 @@ def footprint_of(path, band=1):
 
 # --- independent reference computations ----------------------------------------------------------------
 
-def pixel_lonlat(ds, cols, rows):
-    """Planetocentric lon/lat (deg) of pixel coordinates, straight from pyproj; NaN off the body."""
+def on_earth(ds) -> bool:
+    """Earth images are the ones with an EPSG CRS (planetary CRSs have none)."""
     crs = pyproj.CRS.from_wkt(ds.crs.to_wkt())
+    return crs.to_epsg() is not None or crs.geodetic_crs.to_epsg() is not None
+
+
+def pixel_lonlat(ds, cols, rows):
+    """Stored lon/lat (deg) of pixel coordinates, straight from pyproj; NaN off the body.
+
+    Planetocentric, but on Earth geodetic WGS84 (EPSG:4326), the conventions of DESIGN.md.
+    """
+    crs = pyproj.CRS.from_wkt(ds.crs.to_wkt())
+    if on_earth(ds):
+        x, y = apply(ds.transform, np.asarray(cols, float), np.asarray(rows, float))
+        lon, lat = pyproj.Transformer.from_crs(crs, pyproj.CRS.from_epsg(4326), always_xy=True).transform(x, y)
+        return np.asarray(lon, float), np.asarray(lat, float)
     geo = crs.geodetic_crs
     x, y = apply(ds.transform, np.asarray(cols, float), np.asarray(rows, float))
     lon, lat = pyproj.Transformer.from_crs(crs, geo, always_xy=True).transform(x, y)
@@ -122,13 +135,16 @@ def pixels_area(ds, band=1, valid=None):
     return float(np.sum(pixel / np.asarray(factors.areal_scale)))
 
 
-def lonlat_area(geom, a, b):
-    """Area (m^2) on the ellipsoid a, b of a planetocentric lon/lat geometry with straight lon/lat edges."""
+def lonlat_area(geom, a, b, geodetic=False):
+    """Area (m^2) on the ellipsoid a, b of a planetocentric (or ``geodetic``) lon/lat geometry with straight
+    lon/lat edges."""
     minx, miny, maxx, maxy = geom.bounds
     dense = shapely.segmentize(geom, min(0.05, max(maxx - minx, maxy - miny) / 200.0))
     cea = pyproj.Proj(f"+proj=cea +a={a} +b={b} +over")
 
     def project(coords):
+        if geodetic:
+            return np.column_stack(cea(coords[:, 0], coords[:, 1]))
         lon, latc = np.radians(coords[:, 0]), np.radians(coords[:, 1])
         latg = np.degrees(np.arctan2(np.sin(latc), (b / a) ** 2 * np.cos(latc)))
         return np.column_stack(cea(np.degrees(lon), latg))
@@ -215,7 +231,8 @@ def test_georeferenced_footprint_covers_the_valid_pixels(name):
 
         ell = pyproj.CRS.from_wkt(ds.crs.to_wkt()).ellipsoid
         expected = pixels_area(ds)
-    got = lonlat_area(fp.geometry, ell.semi_major_metre, ell.semi_minor_metre)
+        earth = on_earth(ds)
+    got = lonlat_area(fp.geometry, ell.semi_major_metre, ell.semi_minor_metre, geodetic=earth)
     assert got == pytest.approx(expected, rel=0.05)
 
 
@@ -287,7 +304,7 @@ def test_level1_images_without_polygon_give_none_with_a_reason(name):
     ("ldem_4_reduced.cub", "Moon", "IAU_2015:30100"),
     ("dawnEqui1.cub", "Vesta", "IAU_2015:200000400"),
     ("vest64_dtm_specialpixels_downsampled.cub", "Vesta", "IAU_2015:200000400"),
-    ("RGB.byte.tif", "Earth", "IAU_2015:39900"),
+    ("RGB.byte.tif", "Earth", "EPSG:4326"),                                         # geodetic WGS84
 ])
 def test_body_and_iau_code(name, body, code):
     fp = footprint_of(sample(name))

@@ -9,11 +9,11 @@
 4. last, the CRS ellipsoid's radius, when it matches exactly one IAU_2015 body within 0.1 % (a GeoTIFF whose
    ellipsoid is only called "unknown").
 
-Names are returned as PROJ spells them ("Mars", "Moon", "Vesta", "Earth"). The code is the body's
-``Sphere / Ocentric`` geographic CRS (IAU_2015 code ``<NAIF id>00``, e.g. ``IAU_2015:49900`` for Mars,
-``IAU_2015:30100`` for the Moon, ``IAU_2015:39900`` for Earth): footprints are stored in planetocentric
-latitude, which is what that CRS means. A target PROJ does not know is returned by its label name with code
-None.
+Names are returned as PROJ spells them ("Mars", "Moon", "Vesta", "Earth"). The code is the CRS footprints and
+keypoint lon/lat are stored in: for every body but Earth its ``Sphere / Ocentric`` geographic CRS (IAU_2015 code
+``<NAIF id>00``, e.g. ``IAU_2015:49900`` for Mars, ``IAU_2015:30100`` for the Moon), planetocentric latitude
+being what that CRS means (the IAU/USGS convention); for Earth ``EPSG:4326``, geodetic WGS84, as GeoJSON
+(RFC 7946) and every Earth tool expect. A target PROJ does not know is returned by its label name with code None.
 """
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from pyproj.database import query_crs_info
 from .labels import isis3_label, pds3_keyword
 
 _EARTH_AUTHORITIES = ("EPSG", "ESRI", "OGC")
+EARTH = "Earth"
+EARTH_CODE = "EPSG:4326"  # Earth's stored CRS; IAU_2015:39900 (planetocentric) up to schema version 3
 _PDS_DRIVERS = ("PDS", "ISIS2", "VICAR", "PDS4")
 
 
@@ -55,7 +57,7 @@ def iau_body(name: str | None) -> tuple[str | None, str | None]:
     for key, (proper, code, _r) in _iau_bodies().items():
         if f" {key} " in text and (best is None or len(key) > len(best[0])):
             best = (key, proper, code)
-    return (best[1], best[2]) if best else (None, None)
+    return _stored(best[1], best[2]) if best else (None, None)
 
 
 def _crs_names(crs: pyproj.CRS) -> list[str]:
@@ -99,7 +101,18 @@ def body_from_radius(crs: pyproj.CRS | None, tolerance: float = 1e-3) -> tuple[s
         return None, None
     a = crs.ellipsoid.semi_major_metre
     hits = [(proper, code) for proper, code, r in _iau_bodies().values() if abs(a - r) <= tolerance * r]
-    return hits[0] if len(hits) == 1 else (None, None)
+    return _stored(*hits[0]) if len(hits) == 1 else (None, None)
+
+
+def _stored(body: str, code: str) -> tuple[str, str]:
+    """(body, the code of the CRS its lon/lat are stored in): EPSG:4326 for Earth, else the IAU code."""
+    return (body, EARTH_CODE) if body == EARTH else (body, code)
+
+
+def is_earth(crs: pyproj.CRS) -> bool:
+    """Whether a CRS is on Earth, from the CRS alone (its authority and names, else its radius)."""
+    body, _ = body_from_crs(crs)
+    return (body or body_from_radius(crs)[0]) == EARTH
 
 
 def _label_target(ds, path: str) -> str | None:

@@ -1,7 +1,8 @@
 """The ground footprint of an image: a valid MULTIPOLYGON in its body's lon/lat.
 
 Conventions (DESIGN.md, "Geospatial conventions"): longitude in [-180, 180], east-positive; planetocentric
-latitude; split at the antimeridian; a footprint containing a pole is closed through the pole.
+latitude, but geodetic WGS84 (EPSG:4326) on Earth (:mod:`.lonlat`); split at the antimeridian; a footprint
+containing a pole is closed through the pole.
 
 Sources, in order:
 
@@ -54,11 +55,11 @@ NO_CAMERA = "no georeferencing and no ISIS footprint polygon; a camera model is 
 
 @dataclass
 class Footprint:
-    geometry: shapely.MultiPolygon | None   # body lon/lat, lon in [-180, 180], planetocentric, east-positive
+    geometry: shapely.MultiPolygon | None   # body lon/lat, lon in [-180, 180], east-positive, in iau_code's CRS
     source: str | None                      # "isis_polygon" | "georeference" | None
     note: str | None                        # why there is none, or caveats
     body: str | None                        # "Mars", "Moon", "Vesta", "Earth", ...
-    iau_code: str | None                    # e.g. "IAU_2015:49900"
+    iau_code: str | None                    # e.g. "IAU_2015:49900"; "EPSG:4326" for Earth
     crs_wkt: str | None                     # the image's native CRS as WKT
 
 

@@ -1,11 +1,16 @@
-"""From an image's native CRS to the body's planetocentric, east-positive lon/lat (degrees).
+"""From an image's native CRS to the lon/lat footprints and keypoints are stored in (degrees, east-positive).
 
-The geographic CRS is the native CRS's own ``geodetic_crs`` (for a projected CRS the base geographic CRS,
-so only the inverse projection runs, never a datum shift). When that geographic CRS is on an ellipsoid that is
-not a sphere, PROJ returns planetographic (geodetic) latitude; it is converted to planetocentric with
-``tan(lat_c) = (b/a)^2 tan(lat_g)``. On a sphere (as ISIS writes its maps: ``Mars_localRadius``, ...) the two
-are the same. Longitude is wrapped to [-180, 180]; a latitude a map places beyond a pole (a global
-equirectangular map whose last row overhangs the pole) is clamped to the pole.
+For every body but Earth that is planetocentric latitude (the IAU/USGS convention). The geographic CRS is the
+native CRS's own ``geodetic_crs`` (for a projected CRS the base geographic CRS, so only the inverse projection
+runs, never a datum shift). When that geographic CRS is on an ellipsoid that is not a sphere, PROJ returns
+planetographic (geodetic) latitude; it is converted to planetocentric with ``tan(lat_c) = (b/a)^2 tan(lat_g)``.
+On a sphere (as ISIS writes its maps: ``Mars_localRadius``, ...) the two are the same.
+
+Earth (:func:`.bodies.is_earth`) is stored in geodetic WGS84, EPSG:4326, as GeoJSON and every Earth tool expect:
+PROJ takes the native CRS there directly, datum shift included (NAD27, ETRS89, ... to WGS84).
+
+Longitude is wrapped to [-180, 180]; a latitude a map places beyond a pole (a global equirectangular map whose
+last row overhangs the pole) is clamped to the pole.
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ import numpy as np
 import pyproj
 from affine import Affine
 from pyproj.exceptions import CRSError, ProjError
+
+from .bodies import EARTH_CODE, is_earth
 
 
 class NotInvertible(ValueError):
@@ -51,7 +58,7 @@ def wrap_longitude(lon: np.ndarray) -> np.ndarray:
 
 
 class LonLatTransformer:
-    """Native CRS coordinates -> (lon, lat) planetocentric degrees; raises NotInvertible up front."""
+    """Native CRS coordinates -> stored (lon, lat) degrees (module docstring); raises NotInvertible up front."""
 
     def __init__(self, crs_wkt: str):
         try:
@@ -59,6 +66,9 @@ class LonLatTransformer:
         except CRSError as exc:
             raise NotInvertible(f"PROJ cannot read the CRS: {exc}") from None
         self.geographic = geographic_crs(self.crs)
+        self.earth = is_earth(self.crs)
+        if self.earth:
+            self.geographic = pyproj.CRS.from_user_input(EARTH_CODE)
         reason = _scale_factor_problem(self.crs)
         try:
             self._to_geo = pyproj.Transformer.from_crs(self.crs, self.geographic, always_xy=True)
@@ -72,7 +82,7 @@ class LonLatTransformer:
         spherical_cs = self.geographic.coordinate_system is not None and \
             self.geographic.coordinate_system.name == "spherical"
         self._ab = None
-        if ell is not None and not spherical_cs and ell.semi_minor_metre != ell.semi_major_metre:
+        if not self.earth and ell is not None and not spherical_cs and ell.semi_minor_metre != ell.semi_major_metre:
             self._ab = (ell.semi_major_metre, ell.semi_minor_metre)
 
     def __call__(self, x, y) -> tuple[np.ndarray, np.ndarray]:
