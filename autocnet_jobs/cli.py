@@ -32,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in READ_ONLY:
             from . import queries
 
-            queries.require_catalogue(_config(args)["database"]["url"])
+            url = _config(args)["database"]["url"]
+            queries.require_catalogue(url)
+            if getattr(args, "body", None):
+                _check_body(args.body, queries.bodies(url))
         return args.func(args)
     except AutocnetJobsError as exc:
         print(f"autocnet-jobs: error: {_one_line(exc)}", file=sys.stderr)
@@ -40,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("autocnet-jobs: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _check_body(body: str, present: list[str]) -> None:
+    """A --body no image is of is a typo more often than not: say which bodies the catalogue has."""
+    if body.lower() not in {b.lower() for b in present}:
+        raise UsageError(f"--body {body}: no image of that body in the catalogue; it has "
+                         f"{', '.join(present) or 'no image of a known body'}")
 
 
 def _one_line(exc: BaseException) -> str:

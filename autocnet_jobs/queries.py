@@ -112,6 +112,15 @@ def job_counts(url: str) -> dict[str, int]:
     return counts
 
 
+def bodies(url: str) -> list[str]:
+    """The bodies the catalogue's images are of (as stored; images of no known body left out)."""
+    with connect(url) as conn:
+        if not _has_table(conn, "images"):
+            return []
+        return [r[0] for r in conn.execute(text("SELECT DISTINCT body FROM images WHERE body IS NOT NULL "
+                                                "ORDER BY body"))]
+
+
 def job_rows(url: str, state: str | None = None) -> list[dict[str, Any]]:
     with connect(url) as conn:
         if not _has_table(conn, "jobs"):

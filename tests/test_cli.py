@@ -136,6 +136,10 @@ BAD = [
     (["query", "--bbox", "200", "0", "220", "10"], ["--bbox", "-180..180", "subtract 360"]),
     (["query", "--overlapping", "/no/such/image.cub"], ["/no/such/image.cub is not in the catalogue"]),
     (["query", "--frobnicate"], ["unrecognized arguments: --frobnicate"]),
+    (["query", "--body", "Marz"], ["--body Marz", "no image of that body", "Moon"]),
+    (["export", "--body", "Marz"], ["--body Marz", "Moon"]),
+    (["plot", "--out", "m.png", "--body", "Marz"], ["--body Marz", "Moon"]),
+    (["report", "--out", "r.html", "--body", "Mars"], ["--body Mars", "Moon"]),
     (["export", "--format", "shp"], ["--format", "invalid choice", "geojson", "gpkg"]),
     (["export", "--format", "gpkg"], ["--format gpkg needs --out"]),
     (["export", "--out", "/no/such/dir/x.json"], ["--out", "/no/such/dir", "does not exist"]),
@@ -180,7 +184,7 @@ def test_query_since_takes_iso_times_offsets_and_ages(capsys, catalogue):
         assert rc == 0, err
         return int(out.strip().splitlines()[-1].split()[0])
 
-    assert count() == 2
+    assert count() == 2 and count("--body", "moon") == 2
     assert count("--since", "2d") == 2 and count("--since", "2000-01-01") == 2
     assert count("--since", "2999-01-01T00:00+01:00") == 0
     # An offset is honoured (its wall-clock time alone would give the opposite answers): an hour from now written
