@@ -36,6 +36,7 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
     "cluster.job_timeout": (int, float),
     "pyro.host": (str,),
     "reading.nodata": (int, float),
+    "camera.dem": (str,),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "cluster.backend": ("local", "slurm", "address"),
@@ -146,6 +147,9 @@ def _validate(cfg: dict, source: str) -> None:
     timeout = get(cfg, "cluster.job_timeout")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"config key 'cluster.job_timeout' in {source} must be > 0 or null")
+    dem = cfg["camera"]["dem"]
+    if dem is not None and not os.path.isfile(dem):
+        raise ConfigError(f"config key 'camera.dem' in {source}: {dem} is not a file; give a DEM raster or null")
     if cfg["cluster"]["backend"] == "address" and not cfg["cluster"]["address"]:
         raise ConfigError(f"cluster.backend is 'address' in {source} but cluster.address is not set")
     _check_database_url(cfg["database"]["url"], source)
@@ -177,4 +181,4 @@ def get(cfg: Mapping, dotted: str) -> Any:
 def job_settings(cfg: Mapping) -> dict[str, Any]:
     """The part of the config a per-image job needs (plain data, so it travels to any worker)."""
     return {"reading": dict(cfg["reading"]), "extractor": copy.deepcopy(cfg["extractor"]),
-            "output": dict(cfg["output"])}
+            "output": dict(cfg["output"]), "camera": dict(cfg["camera"])}

@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import (JSON, BigInteger, Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, Text,
                         func)
 
-SCHEMA_VERSION = 3  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB)
+SCHEMA_VERSION = 4  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB).
+# 4: Earth footprints in geodetic WGS84 (EPSG:4326), no longer planetocentric (IAU_2015:39900)
 
 # Integer SRIDs for IAU_2015 codes: PostGIS requires srid <= 998999, IAU codes of small bodies are larger.
 _SRID_PLANETS = 800000

@@ -87,11 +87,13 @@ class Store:
             version = self.conn.execute(select(info.c.version)).scalar()
             if version is None:
                 self.conn.execute(info.insert().values(version=models.SCHEMA_VERSION))
-            elif version == 2:
-                # 2 -> 3 only widened the size columns (SQLite's INTEGER is 64-bit already).
-                self._widen_sizes()
+            elif version in (2, 3):
+                if version == 2:
+                    # 2 -> 3 only widened the size columns (SQLite's INTEGER is 64-bit already).
+                    self._widen_sizes()
+                self._earth_to_wgs84()  # 3 -> 4
                 self.conn.execute(info.update().values(version=models.SCHEMA_VERSION))
-                log.warning("database %s upgraded from schema version 2 to %d", safe_url(self.url),
+                log.warning("database %s upgraded from schema version %d to %d", safe_url(self.url), version,
                             models.SCHEMA_VERSION)
             elif version != models.SCHEMA_VERSION:
                 raise SchemaMismatch(
@@ -103,6 +105,32 @@ class Store:
 
     def _widen_sizes(self) -> None:
         pass
+
+    def _earth_to_wgs84(self) -> None:
+        """Schema 3 -> 4: Earth rows' footprints from planetocentric latitude to geodetic WGS84, in place."""
+        from .extractors.bodies import EARTH_CODE, SCHEMA3_EARTH_CODE
+        from .extractors.lonlat import earth_ocentric_to_wgs84  # the conversion's home, beside the forward one
+
+        images = self.images
+        srid = models.srid_for(EARTH_CODE)
+        while True:  # pages of rows: a converted row leaves the selection
+            rows = self.conn.execute(
+                select(images.c.id, self._footprint_wkb(), images.c.crs_wkt)
+                .where(images.c.iau_code == SCHEMA3_EARTH_CODE).order_by(images.c.id).limit(1000)).all()
+            if not rows:
+                return
+            for row_id, wkb, crs_wkt in rows:
+                geom = earth_ocentric_to_wgs84(shapely.from_wkb(bytes(wkb)), crs_wkt) if wkb is not None else None
+                self.conn.execute(images.update().where(images.c.id == row_id).values(
+                    iau_code=EARTH_CODE, srid=srid, **self._footprint_values(geom, srid)))
+
+    def _footprint_wkb(self):
+        return self.images.c.footprint
+
+    def _footprint_values(self, geom, srid: int) -> dict[str, Any]:
+        wkb = shapely.to_wkb(geom) if geom is not None else None
+        minx, miny, maxx, maxy = geom.bounds if geom is not None else (None,) * 4
+        return {"footprint": wkb, "minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
 
     def close(self) -> None:
         if self.conn is not None:

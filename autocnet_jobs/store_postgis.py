@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 
 import psycopg
-from sqlalchemy import text
+import shapely
+from sqlalchemy import func, text
 
 from . import models
 from .store import IMAGE_FIELDS, JOB_FIELDS, Store, image_values
@@ -55,6 +56,12 @@ class PostgisStore(Store):
     def _widen_sizes(self) -> None:
         for table in ("images", "jobs"):
             self.conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN size TYPE bigint")
+
+    def _footprint_wkb(self):
+        return func.ST_AsBinary(self.images.c.footprint)
+
+    def _footprint_values(self, geom, srid: int) -> dict:
+        return {"footprint": func.ST_GeomFromWKB(shapely.to_wkb(geom), srid) if geom is not None else None}
 
     def _ensure_schema(self) -> None:
         with self.conn.begin():

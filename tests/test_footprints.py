@@ -21,14 +21,15 @@ import shapely.affinity
 from affine import Affine
 from shapely.geometry import LineString, MultiPolygon, Point, box
 
+from autocnet_jobs.extractors.cameras import camera_model
 from autocnet_jobs.extractors.footprints import compute_footprint
 from autocnet_jobs.extractors.pixels import valid_mask
 from tests.conftest import sample
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 
-ISIS_POLYGON = ["e0902065.cal.sub.cub", "AS15-M-0297_crop.cub", "AS15-M-0298_crop.cub",
-                "F704b51.lev1_slo_crop.cub", "I52634011RDR_crop.cub"]
+ISIS_POLYGON = ["e0902065.cal.sub.cub", "AS15-M-0297_crop.cub", "AS15-M-0298_crop.cub"]   # current polygons
+STALE_POLYGON = ["F704b51.lev1_slo_crop.cub", "I52634011RDR_crop.cub"]                      # cropped after it
 GEOREFERENCED = [
     "ESP_014038_1415_RED0.30421_33069.boulder_shift.before.cub",
     "MIA_3C5_03_01351S791E0024SC_cropped.img",
@@ -49,12 +50,13 @@ GEOREFERENCED = [
 ]
 GLOBAL = ["WAC_GLD100_V1.0_GLOBAL_with_LOLA_30M_POLE.16bit.reduced.cub", "ldem_4_reduced.cub",
           "ulcn2005_lpo_downsampled.cub"]
-NO_CAMERA = ["M143947267L.cal.echo.crop.cub", "PSP_001446_1790_BG12_0.IMG", "3083_med_isis2_cropped.cub"]
+NO_CAMERA = ["PSP_001446_1790_BG12_0.IMG", "3083_med_isis2_cropped.cub"]
 
 
 def footprint_of(path, band=1):
+    """The footprint as process_image makes it: with the image's camera model."""
     with rasterio.open(path) as ds:
-        return compute_footprint(ds, str(path), band)
+        return compute_footprint(ds, str(path), band, camera=camera_model(ds, str(path), band))
 
 
 # --- independent reference computations ----------------------------------------------------------------
@@ -202,13 +204,18 @@ def test_isis_polygon_split_at_the_seam_is_joined():
     assert minx < -0.5 and maxx > 1.0
 
 
-def test_polygon_of_a_cropped_cube_is_used_with_a_caveat():
-    for name in ["F704b51.lev1_slo_crop.cub", "I52634011RDR_crop.cub"]:
-        fp = footprint_of(sample(name))
-        assert fp.source == "isis_polygon"
-        assert "crop" in fp.note and "describes the image before" in fp.note
-    fp = footprint_of(sample("AS15-M-0297_crop.cub"))   # footprintinit ran again after crop
-    assert fp.note is None
+def test_stale_polygon_of_a_cropped_cube_is_not_used():
+    # THEMIS IR crop: the camera's footprint replaces the uncropped image's polygon, far smaller than it.
+    path = sample("I52634011RDR_crop.cub")
+    fp = footprint_of(path)
+    assert fp.source == "camera" and "stale" in fp.note and "replaced by the camera footprint" in fp.note
+    assert fp.geometry.area < stored_polygon(path).area / 10_000
+    # Viking crop: all five by five pixels are ISIS NULL, so there is nothing to trace and no footprint.
+    fp = footprint_of(sample("F704b51.lev1_slo_crop.cub"))
+    assert fp.geometry is None and fp.source is None
+    assert "stale" in fp.note and "not used" in fp.note and "no valid pixel" in fp.note
+    fp = footprint_of(sample("AS15-M-0297_crop.cub"))   # footprintinit ran again after crop: current
+    assert fp.source == "isis_polygon" and "agrees with the ISIS polygon to IoU 0.9" in fp.note
 
 
 # --- footprints from georeferencing --------------------------------------------------------------------

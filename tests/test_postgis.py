@@ -10,7 +10,7 @@ import psycopg
 import pytest
 import shapely
 
-from autocnet_jobs import ImageAdder, queries
+from autocnet_jobs import ImageAdder, models, queries
 from autocnet_jobs.errors import DatabaseUnavailable
 from autocnet_jobs.store_postgis import APPLICATION_NAME
 
@@ -191,7 +191,7 @@ def test_files_over_2_gib_and_a_version_2_catalogue_is_upgraded(backend, request
     version = store.conn.exec_driver_sql("SELECT version FROM schema_info").scalar()
     store.close()
     rows = {r["path"]: r for r in queries.images(url)}
-    assert version == 3
+    assert version == models.SCHEMA_VERSION
     assert rows[big["path"]]["size"] == FIVE_GIB and rows[small["path"]]["size"] == 1
     status = {p: s for p, s, *_ in _jobs(url)}
     assert status == {small["path"]: "done", big["path"]: "done"}

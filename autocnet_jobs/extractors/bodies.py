@@ -27,7 +27,8 @@ from .labels import isis3_label, pds3_keyword
 
 _EARTH_AUTHORITIES = ("EPSG", "ESRI", "OGC")
 EARTH = "Earth"
-EARTH_CODE = "EPSG:4326"  # Earth's stored CRS; IAU_2015:39900 (planetocentric) up to schema version 3
+EARTH_CODE = "EPSG:4326"              # the CRS Earth's lon/lat are stored in ...
+SCHEMA3_EARTH_CODE = "IAU_2015:39900"  # ... and was, planetocentric, up to catalogue schema version 3
 _PDS_DRIVERS = ("PDS", "ISIS2", "VICAR", "PDS4")
 
 

@@ -8,14 +8,19 @@
        "geographic_crs_wkt": <the CRS's own geographic CRS>, "width": int, "height": int,
        "rpcs": {...}}          # only when GDAL exposes RPCs
 
+* for a level-1 ISIS cube with its SPICE attached (``spiceinit attach=yes``) of an instrument
+  :mod:`.isis_camera` models, a ``"framing"`` or ``"line_scan"`` sensor model laid out like an ALE image
+  support data document (plus ``"ground_sample_distance_m"``: across and along line, at the image centre,
+  and ``"dem"`` when ``camera.dem`` is set), evaluated by :func:`sensor_for`;
+
 * for any other image, the first answer of the installed camera plug-ins (below), else
   ``{"type": None, "reason": "..."}`` saying why there is no model (a CRS PROJ cannot invert also lands here,
-  with the CRS and geotransform kept for information).
+  with the CRS and geotransform kept for information; a level-1 cube names the constant it lacks).
 
 Every value is a plain str / int / float / list / dict / None, so the dict goes through JSON, serpent
 (Pyro5) and database JSON columns unchanged.
 
-``pixel_to_lonlat(camera, x, y)`` evaluates an ``"affine"`` model: ``x`` = column, ``y`` = row, in pixels,
+``pixel_to_lonlat(camera, x, y)`` evaluates an ``"affine"`` or sensor model: ``x`` = column, ``y`` = row, in pixels,
 with (0, 0) the **centre** of the top-left pixel (the OpenCV / keypoint convention; GDAL's geotransform puts
 (0, 0) at the pixel's corner, so 0.5 is added here). It returns planetocentric, east-positive lon and lat in
 degrees, lon in [-180, 180] - the footprint's conventions - or None for a model it cannot evaluate.
@@ -40,10 +45,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from importlib.metadata import entry_points
 
 import numpy as np
 
+from .dem import dem_sampler
+from .isis_camera import MODELS, isis_camera, sensor_model
 from .labels import isis3_label
 from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_to_native
 
@@ -63,19 +71,41 @@ def plain(value):
     return value
 
 
-def camera_model(ds, path: str) -> dict:
-    """The camera model of the open dataset ``ds`` (opened from ``path``) as a plain dict."""
+def camera_model(ds, path: str, band: int = 1, dem: str | None = None) -> dict:
+    """The camera model of the open dataset ``ds`` (opened from ``path``) as a plain dict.
+
+    ``band`` picks band-dependent constants (THEMIS IR); ``dem`` (``camera.dem``) is the terrain rays meet.
+    Raises CameraDataError when a level-1 cube's SPICE tables are present but garbled.
+    """
     if is_georeferenced(ds):
         return _affine_camera(ds)
     reasons = []
+    camera, why = isis_camera(str(path), band)
+    if camera is not None:
+        if dem:
+            camera["dem"] = os.path.abspath(dem)
+        camera["ground_sample_distance_m"] = list(sensor_for(camera).ground_sample_distance())
+        return plain(camera)
+    if why:
+        reasons.append(why)
     found = _plugin_camera(str(path), reasons)
     if found is not None:
         return found
-    reasons.insert(0, _no_model_reason(ds, str(path)))
+    reasons.append(_no_model_reason(ds, str(path)))
     out = {"type": None, "reason": "; ".join(reasons)}
     if ds.rpcs is not None:
         out["rpcs"] = plain(ds.rpcs.to_dict())
     return out
+
+
+def is_sensor(camera: dict | None) -> bool:
+    """True for a physical sensor model (framing, line scan) :func:`sensor_for` can evaluate."""
+    return bool(camera) and camera.get("type") in MODELS
+
+
+def sensor_for(camera: dict):
+    """The SensorModel of a ``"framing"`` / ``"line_scan"`` camera dict, with its DEM when it names one."""
+    return sensor_model(camera, dem_sampler(camera.get("dem"), camera["radii"]["semimajor"]))
 
 
 def _affine_camera(ds) -> dict:
@@ -154,6 +184,8 @@ def pixel_to_lonlat(camera: dict, x, y) -> tuple[np.ndarray, np.ndarray] | None:
     (0, 0) is the centre of the top-left pixel. Longitude is in [-180, 180], latitude planetocentric;
     NaN where the projection has no answer.
     """
+    if is_sensor(camera):
+        return sensor_for(camera).image_to_ground(np.asarray(y, float), np.asarray(x, float))
     if not camera or camera.get("type") != "affine":
         return None
     try:

@@ -39,7 +39,7 @@ class DemSampler:
             shape = (max(1, ds.height // factor), max(1, ds.width // factor))
             data = ds.read(1, out_shape=shape, masked=True, resampling=Resampling.average).astype(np.float64)
             self.values = data.filled(np.nan) * ds.scales[0] + ds.offsets[0]
-            self.inverse = ~(ds.transform * ds.transform.scale(ds.width / shape[1], ds.height / shape[0]))
+            self.inverse = ~(ds.transform @ ds.transform.scale(ds.width / shape[1], ds.height / shape[0]))
         self.path = path
         median = np.nanmedian(self.values) if np.isfinite(self.values).any() else 0.0
         self.is_radius = bool(median > 0.5 * body_radius_km * 1000.0)
@@ -51,7 +51,7 @@ class DemSampler:
             a, b = self.tr._ab
             lat = np.degrees(np.arctan(np.tan(np.radians(lat)) * (a / b) ** 2))
         x, y = self.tr.native(lon, lat)
-        col, row = self.inverse * (x, y)
+        col, row = self.inverse @ (x, y)
         value = _bilinear(self.values, np.asarray(col) - 0.5, np.asarray(row) - 0.5)
         return value / 1000.0 - ellipsoid_radius_km if self.is_radius else value / 1000.0
 

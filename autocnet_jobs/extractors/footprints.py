@@ -7,8 +7,10 @@ containing a pole is closed through the pole.
 Sources, in order:
 
 1. ``isis_polygon`` - the footprint polygon an ISIS3 cube carries after ``footprintinit``
-   (:mod:`.isis_polygon`), normalised from ISIS's 0..360 longitudes. Used as is, even when the cube was
-   cropped after ``footprintinit`` (the note then says the polygon describes the uncropped image).
+   (:mod:`.isis_polygon`), normalised from ISIS's 0..360 longitudes, when it is current. Where the cube also
+   has a camera model, the note records how well the two agree (IoU). A *stale* polygon (the cube was cropped
+   or reduced after ``footprintinit``) is replaced by the camera footprint (3.), or, without a camera, not
+   used at all; the note says which.
 2. ``georeference`` - the image's CRS and geotransform. The boundary of the *valid* pixels (nodata, GDAL
    masks and ISIS special pixels excluded, :func:`.reading.read_valid`; nodata is ``reading.nodata`` when set,
    else the file's) is traced on a mask read at most
@@ -20,8 +22,10 @@ Sources, in order:
    extended to the pole. A mask too fragmented to outline cheaply (more than ``MAX_PARTS`` pieces or
    ``MAX_EDGES_PER_SIDE`` boundary edges per row + column, e.g. salt-and-pepper nodata) is coarsened 2x at a
    time, a coarse cell being valid when any of its cells is, and the note says so.
-3. none - ``geometry`` is None and ``note`` says why (no georeferencing and no polygon: a camera model is
-   needed; a CRS PROJ cannot invert, such as a Mercator with scale factor 0; no valid pixel).
+3. ``camera`` - a level-1 cube's sensor model (:mod:`.isis_camera`): the same valid-pixel outline traced
+   through the camera onto the ellipsoid, or the DEM of ``camera.dem`` (:mod:`.camera_footprint`).
+4. none - ``geometry`` is None and ``note`` says why (no georeferencing, polygon or camera: the camera's reason
+   names the missing constant; a CRS PROJ cannot invert, such as a Mercator with scale factor 0; no valid pixel).
 
 ``compute_footprint`` does not raise for a readable image: problems become the note.
 """
@@ -40,6 +44,8 @@ from shapely.geometry import MultiPolygon, Polygon, box, shape
 
 from .antimeridian import clean, cover_pole_gaps, normalise, polygons, ring_region
 from .bodies import body_of
+from .camera_footprint import camera_footprint, iou
+from .cameras import is_sensor, sensor_for
 from .isis_polygon import isis_footprint
 from .labels import isis3_label
 from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_size_degrees, pixel_to_native
@@ -63,32 +69,65 @@ class Footprint:
     crs_wkt: str | None                     # the image's native CRS as WKT
 
 
-def compute_footprint(ds, path: str, band: int = 1, nodata: float | None = None) -> Footprint:
+def compute_footprint(ds, path: str, band: int = 1, nodata: float | None = None,
+                      camera: dict | None = None) -> Footprint:
     """The footprint of the open dataset ``ds`` (opened from ``path``), traced on band ``band``.
 
-    ``nodata`` (``reading.nodata``) replaces the file's nodata value in the validity mask.
+    ``nodata`` (``reading.nodata``) replaces the file's nodata value in the validity mask; ``camera`` is the
+    image's camera dict (:func:`.cameras.camera_model`), used for level-1 cubes.
     """
     path = str(path)
     body, code = body_of(ds, path)
     crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
 
-    geom, note = isis_footprint(path)
-    if geom is not None:
-        return Footprint(geom, "isis_polygon", note, body, code, crs_wkt)
-    polygon_problem = note
+    def made(geom, source, *notes):
+        return Footprint(geom, source if geom is not None else None, _join(*notes), body, code, crs_wkt)
 
-    if not is_georeferenced(ds):
-        why = _no_georeference_reason(ds, path)
-        return Footprint(None, None, _join(why, polygon_problem), body, code, crs_wkt)
+    polygon, polygon_problem, stale = isis_footprint(path)
+    if polygon is not None and not is_sensor(camera):
+        return made(None, None, stale + "; not used, and there is no camera model to replace it", _reason(camera)) \
+            if stale else made(polygon, "isis_polygon")
+    if polygon is not None:
+        geom, note = _camera_footprint(ds, band, nodata, camera)
+        agreement = (f"IoU {iou(polygon, geom, camera['radii']['semimajor'] * 1000.0):.3g}"
+                     if geom is not None else None)
+        if not stale:
+            return made(polygon, "isis_polygon",
+                        f"the camera footprint agrees with the ISIS polygon to {agreement}" if agreement else None)
+        if geom is None:
+            return made(None, None, f"{stale}; not used", note)
+        return made(geom, "camera", f"{stale}; replaced by the camera footprint ({agreement} with the stale "
+                    f"polygon)", note)
+
+    if is_georeferenced(ds):
+        try:
+            geom, note = georeference_footprint(ds, band, nodata)
+        except NotInvertible as exc:
+            return made(None, None, str(exc), polygon_problem)
+        except (ProjError, CRSError, GEOSException) as exc:
+            why = f"the footprint could not be traced from the georeferencing: {type(exc).__name__}: {exc}"
+            return made(None, None, why, polygon_problem)
+        return made(geom, "georeference", note, polygon_problem)
+    if is_sensor(camera):
+        geom, note = _camera_footprint(ds, band, nodata, camera)
+        return made(geom, "camera", note, polygon_problem)
+    return made(None, None, _no_georeference_reason(ds, path, camera), polygon_problem)
+
+
+def _camera_footprint(ds, band: int, nodata, camera: dict) -> tuple[MultiPolygon | None, str | None]:
+    """The valid-pixel outline traced through the sensor model (:mod:`.camera_footprint`)."""
+    mask, sx, sy = validity_mask(ds, band, nodata=nodata)
+    if not mask.any():
+        return None, f"band {band} has no valid pixel"
+    pixel_polys, _ = simple_outline(mask, sx, sy, ds)
     try:
-        geom, note = georeference_footprint(ds, band, nodata)
-    except NotInvertible as exc:
-        return Footprint(None, None, _join(str(exc), polygon_problem), body, code, crs_wkt)
-    except (ProjError, CRSError, GEOSException) as exc:
-        why = f"the footprint could not be traced from the georeferencing: {type(exc).__name__}: {exc}"
-        return Footprint(None, None, _join(why, polygon_problem), body, code, crs_wkt)
-    source = "georeference" if geom is not None else None
-    return Footprint(geom, source, _join(note, polygon_problem), body, code, crs_wkt)
+        return camera_footprint(sensor_for(camera), pixel_polys, ds.width, ds.height)
+    except GEOSException as exc:
+        return None, f"the camera footprint could not be traced: {exc}"
+
+
+def _reason(camera: dict | None) -> str | None:
+    return camera.get("reason") if camera else None
 
 
 def _join(*notes: str | None) -> str | None:
@@ -96,7 +135,7 @@ def _join(*notes: str | None) -> str | None:
     return text or None
 
 
-def _no_georeference_reason(ds, path: str) -> str:
+def _no_georeference_reason(ds, path: str, camera: dict | None = None) -> str:
     if ds.crs is not None:
         return f"{NO_CAMERA} (the image has a CRS but no geotransform)"
     if not ds.transform.is_identity:
@@ -107,7 +146,8 @@ def _no_georeference_reason(ds, path: str) -> str:
         return f"{NO_CAMERA} (the image has only RPCs, which are not used for footprints)"
     label = isis3_label(path)
     if label is not None and label.find("Kernels") is not None:
-        return f"{NO_CAMERA} (level-1 ISIS cube: run ISIS footprintinit, or install a camera plug-in)"
+        why = _reason(camera) or "no camera model"
+        return f"{NO_CAMERA} (level-1 ISIS cube: {why}; run ISIS footprintinit, or install a camera plug-in)"
     return NO_CAMERA
 
 

@@ -7,10 +7,11 @@ normalised to [-180, 180] (see :mod:`.antimeridian`).
 
 A polygon is only as current as the cube's geometry when ``footprintinit`` ran. The cube's History blob lists
 the programs applied in order; when one that changes the image's extent or pointing (``crop``, ``reduce``,
-``spiceinit``, ``jigsaw``, ...) ran after the last ``footprintinit``, the polygon still describes the earlier
-image. It is used as is - ISIS users query these footprints, and no camera is available here to recompute
-them - and the footprint's note says so. The 5x5 sample crops F704b51 and I52634011RDR are such cubes: their
-polygons are the footprints of the uncropped Viking and THEMIS images.
+``spiceinit``, ``jigsaw``, ...) ran after the last ``footprintinit``, or the cube is a crop (``AlphaCube``) with
+no ``footprintinit`` in its History at all, the polygon is *stale*: it still describes the earlier image.
+:func:`isis_footprint` says so, and :mod:`.footprints` replaces a stale polygon by the camera's footprint (or
+stores none). The 5x5 sample crops F704b51 and I52634011RDR are such cubes: their polygons are the footprints
+of the uncropped Viking and THEMIS images, 50,000 times larger than the crops.
 """
 from __future__ import annotations
 
@@ -52,21 +53,22 @@ def history_programs(path: str, label: Block) -> list[str]:
 
 
 def staleness(path: str, label: Block) -> str | None:
-    """Why the footprint polygon may not describe the cube as it is now, or None."""
+    """Why the footprint polygon does not describe the cube as it is now, or None when it does."""
     programs = history_programs(path, label)
+    alpha = label.find("AlphaCube")
+    crop = (f" (this cube is {alpha.get('BetaSamples')}x{alpha.get('BetaLines')} px of a "
+            f"{alpha.get('AlphaSamples')}x{alpha.get('AlphaLines')} px original)"
+            if alpha is not None and alpha.get("AlphaSamples") else "")
     if "footprintinit" not in programs:
+        if crop:
+            return f"the ISIS footprint polygon may predate the crop: footprintinit is not in the History{crop}"
         return None
     last = len(programs) - 1 - programs[::-1].index("footprintinit")
     later = [p for p in programs[last + 1:] if p.lower() in GEOMETRY_CHANGING]
     if not later:
         return None
-    note = (f"the ISIS footprint polygon predates {', '.join(dict.fromkeys(later))} in the cube's History, "
-            "so it describes the image before that step; used as is")
-    alpha = label.find("AlphaCube")
-    if alpha is not None and alpha.get("AlphaSamples"):
-        note += (f" (this cube is {alpha.get('BetaSamples')}x{alpha.get('BetaLines')} px of a "
-                 f"{alpha.get('AlphaSamples')}x{alpha.get('AlphaLines')} px original)")
-    return note
+    return (f"the ISIS footprint polygon is stale: it predates {', '.join(dict.fromkeys(later))} in the cube's "
+            f"History, so it describes the image before that step{crop}")
 
 
 def raw_footprint(path: str) -> shapely.Geometry | None:
@@ -84,18 +86,18 @@ def raw_footprint(path: str) -> shapely.Geometry | None:
         raise ValueError(f"the ISIS footprint polygon cannot be read: {exc}") from None
 
 
-def isis_footprint(path: str) -> tuple[shapely.MultiPolygon | None, str | None]:
-    """(footprint in [-180, 180], note) from the cube's ISIS polygon; (None, None) when it has none.
+def isis_footprint(path: str) -> tuple[shapely.MultiPolygon | None, str | None, str | None]:
+    """(footprint in [-180, 180], note, why it is stale) from the cube's ISIS polygon.
 
-    The note carries caveats (stale polygon) or, with geometry None, why the polygon was unusable.
+    (None, None, None) when the cube has none; with geometry None the note says why the polygon was unusable.
     """
     try:
         raw = raw_footprint(path)
     except ValueError as exc:
-        return None, str(exc)
+        return None, str(exc), None
     if raw is None:
-        return None, None
+        return None, None, None
     geom = clean(normalise(shapely.make_valid(raw)))
     if geom is None:
-        return None, "the ISIS footprint polygon is empty"
-    return geom, staleness(path, isis3_label(path))
+        return None, "the ISIS footprint polygon is empty", None
+    return geom, None, staleness(path, isis3_label(path))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyproj
+import shapely
 from affine import Affine
 from pyproj.exceptions import CRSError, ProjError
 
@@ -133,3 +134,30 @@ def pixel_size_degrees(transform: Affine, crs: pyproj.CRS) -> float:
         pass
     a = crs.ellipsoid.semi_major_metre if crs.ellipsoid else 6378137.0
     return float(np.degrees(side * unit / a))
+
+
+def earth_ocentric_to_wgs84(geom, crs_wkt: str | None):
+    """An Earth footprint as catalogue schema version 3 stored it, in geodetic WGS84 (EPSG:4326).
+
+    Version 3 took the image's CRS to its own geographic CRS and made the latitude planetocentric on that CRS's
+    ellipsoid; this undoes the second step on the same ellipsoid, then lets PROJ take that geographic CRS to
+    WGS84 (the identity for a WGS84 image, a datum shift otherwise). Without a CRS (an ISIS polygon) the
+    latitude is taken as planetocentric on WGS84. Longitudes of ±180 (antimeridian cuts) stay ±180.
+    """
+    native = pyproj.CRS.from_user_input(EARTH_CODE)
+    if crs_wkt:
+        try:
+            native = geographic_crs(pyproj.CRS.from_wkt(crs_wkt))
+        except (CRSError, NotInvertible):
+            pass
+    a, b = native.ellipsoid.semi_major_metre, native.ellipsoid.semi_minor_metre
+    to_wgs84 = pyproj.Transformer.from_crs(native, EARTH_CODE, always_xy=True)
+
+    def convert(coords: np.ndarray) -> np.ndarray:
+        lon, latc = coords[:, 0], np.radians(coords[:, 1])
+        latg = np.degrees(np.arctan2(np.sin(latc), (b / a) ** 2 * np.cos(latc)))
+        x, y = to_wgs84.transform(lon, latg, errcheck=True)
+        x = np.where(np.abs(lon) == 180.0, lon, wrap_longitude(x))
+        return np.column_stack([x, np.clip(y, -90.0, 90.0)])
+
+    return shapely.transform(geom, convert)

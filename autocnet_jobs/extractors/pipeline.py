@@ -35,7 +35,8 @@ RECORD_KEYS = ("path", "name", "checksum", "size", "mtime", "driver", "width", "
 def process_image(path: str, settings: dict) -> dict:
     """Extract keypoints, camera and footprint of the image at ``path``; return its record (see RECORD_KEYS).
 
-    ``settings`` is ``config.job_settings(cfg)``: {"reading": {"band", "nodata"}, "extractor": {...}, "output": {...}}.
+    ``settings`` is ``config.job_settings(cfg)``: {"reading": {"band", "nodata"}, "extractor": {...}, "output": {...},
+    "camera": {"dem"}}.
     """
     path = os.path.abspath(path)
     band = settings.get("reading", {}).get("band", 1)
@@ -50,8 +51,8 @@ def process_image(path: str, settings: dict) -> dict:
             kps_path = keypoints_path_for(path, settings.get("output", {}))  # fail before the expensive part
             checksum = file_checksum(path)
             keypoints, descriptors, note = extract_features(ds, band, extractor, nodata)
-            footprint = compute_footprint(ds, path, band, nodata)
-            camera = camera_model(ds, path)
+            camera = camera_model(ds, path, band, settings.get("camera", {}).get("dem"))
+            footprint = compute_footprint(ds, path, band, nodata, camera)
             lonlat = _lonlat(camera, keypoints)
             width, height, count, driver = ds.width, ds.height, ds.count, ds.driver
     attrs = {"extractor": extractor["method"], "parameters": extractor, "image_width": width,
