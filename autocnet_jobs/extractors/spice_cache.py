@@ -38,6 +38,14 @@ def _has(table: Table, names) -> bool:
     return all(n in table.columns for n in names)
 
 
+def _times(table: Table) -> list[float]:
+    """The cache's ET column; interpolation needs it strictly increasing."""
+    et = table.columns["ET"]
+    if np.any(np.diff(et) <= 0):
+        raise CameraDataError(f"table {table.name}: ephemeris times are not increasing")
+    return et.tolist()
+
+
 def _frames(table: Table) -> dict:
     out = {"time_dependent_frames": [int(v) for v in numbers(table.get("TimeDependentFrames"))],
            "reference_frame": 1}
@@ -71,10 +79,7 @@ def rotation_isd(table: Table) -> dict:
         if np.any(np.abs(norms - 1.0) > 1e-3):
             raise CameraDataError(f"table {table.name}: quaternions are not unit length (norms {norms.min():.4g}"
                                   f"..{norms.max():.4g}); the table is garbled")
-        et = table.columns["ET"]
-        if np.any(np.diff(et) <= 0):
-            raise CameraDataError(f"table {table.name}: ephemeris times are not increasing")
-        out["ephemeris_times"] = et.tolist()
+        out["ephemeris_times"] = _times(table)
         out["quaternions"] = (q[:, [1, 2, 3, 0]] / norms[:, None]).tolist()  # ALE order: x, y, z, w
         if _has(table, _AV):
             out["angular_velocities"] = np.column_stack([table.columns[n] for n in _AV]).tolist()
@@ -90,10 +95,7 @@ def position_isd(table: Table) -> dict:
     """The position table ``table`` (InstrumentPosition, SunPosition) as a plain dict (km, J2000)."""
     out = {"reference_frame": 1, "unit": "km"}
     if _has(table, _POS) and "ET" in table.columns:
-        et = table.columns["ET"]
-        if np.any(np.diff(et) <= 0):
-            raise CameraDataError(f"table {table.name}: ephemeris times are not increasing")
-        out["ephemeris_times"] = et.tolist()
+        out["ephemeris_times"] = _times(table)
         out["positions"] = np.column_stack([table.columns[n] for n in _POS]).tolist()
         if _has(table, _VEL):
             out["velocities"] = np.column_stack([table.columns[n] for n in _VEL]).tolist()
