@@ -30,7 +30,8 @@ from autocnet_jobs.errors import (ExtractionError, ImageError, NoData, OutputErr
                                   UnsupportedFormat)
 from autocnet_jobs.extractors import features
 from autocnet_jobs.extractors.features import extract_features, tile_spans
-from autocnet_jobs.extractors.keypoint_file import keypoints_path_for, read_keypoints, write_keypoints
+from autocnet_jobs.extractors.keypoint_file import (COLUMNS, KEYPOINT_FIELDS, keypoints_path_for, read_keypoints,
+                                                     write_keypoints)
 from autocnet_jobs.extractors.pipeline import RECORD_KEYS, process_image
 from autocnet_jobs.extractors.pixels import valid_mask
 from autocnet_jobs.extractors.reading import file_checksum, open_image, read_band_8bit
@@ -101,16 +102,17 @@ def test_every_sample_is_a_record_or_a_typed_error(processed):
         # The keypoint file sits beside the link (not beside the link's target in the shared data folder).
         assert rec["keypoints_path"] == str(folder / (os.path.splitext(name)[0] + "_kps.h5"))
         kp = read_keypoints(rec["keypoints_path"])
-        assert kp["keypoints"].shape == (rec["n_keypoints"], 6) and kp["keypoints"].dtype == np.float32
+        assert kp["keypoints"].shape == (rec["n_keypoints"],)
+        assert kp["keypoints"].dtype.descr[:len(KEYPOINT_FIELDS)] == KEYPOINT_FIELDS
+        assert (kp["keypoints"]["index"] == np.arange(rec["n_keypoints"])).all()
         assert kp["descriptors"].shape == (rec["n_keypoints"], 128) and kp["descriptors"].dtype == np.float32
-        assert kp["columns"] == ("x", "y", "size", "angle", "response", "octave")
         assert kp["source_checksum"] == rec["checksum"] and kp["source_path"] == rec["path"]
         assert (kp["image_width"], kp["image_height"]) == (rec["width"], rec["height"])
-        assert kp["format_version"] == 1 and kp["extractor"] == "sift" == rec["extractor"]
+        assert kp["format_version"] == 2 and kp["extractor"] == "sift" == rec["extractor"]
         assert kp["parameters"] == rec["extractor_params"]
         assert rec["n_keypoints"] <= SETTINGS["extractor"]["max_features"]
         if rec["n_keypoints"]:
-            xy = kp["keypoints"][:, :2]
+            xy = np.column_stack([kp["keypoints"]["x"], kp["keypoints"]["y"]])
             assert (xy >= -0.5).all() and (xy[:, 0] < rec["width"] - 0.5).all()
             assert (xy[:, 1] < rec["height"] - 0.5).all()
             assert rec["note"] is None
@@ -119,10 +121,11 @@ def test_every_sample_is_a_record_or_a_typed_error(processed):
         if rec["footprint_wkb"] is not None:
             geom = shapely.from_wkb(bytes.fromhex(rec["footprint_wkb"]))
             assert geom.geom_type == "MultiPolygon" and not geom.has_z and shapely.get_srid(geom) == 0
+        names = kp["keypoints"].dtype.names
         if rec["camera"].get("type") == "affine" and rec["n_keypoints"]:
-            assert kp["lonlat"].shape == (rec["n_keypoints"], 2) and kp["lonlat"].dtype == np.float64
+            assert names[-2:] == ("lon", "lat") and kp["keypoints"]["lon"].dtype == np.float64
         elif rec["camera"].get("type") is None:
-            assert kp["lonlat"] is None
+            assert "lon" not in names and "lat" not in names
     assert not [p for p in os.listdir(folder) if p.startswith(".")], "temp or probe files left behind"
 
 
@@ -137,8 +140,8 @@ def test_keypoints_with_a_camera_get_lonlat(processed):
     rec = processed[TEXTURE]
     kp = read_keypoints(rec["keypoints_path"])
     assert rec["camera"]["type"] == "affine" and rec["n_keypoints"] > 100
-    lon, lat = kp["lonlat"].T
-    assert np.isfinite(kp["lonlat"]).all()
+    lon, lat = kp["keypoints"]["lon"], kp["keypoints"]["lat"]
+    assert np.isfinite(lon).all() and np.isfinite(lat).all()
     # Every keypoint's lon/lat lies inside (or on) the image footprint.
     footprint = shapely.from_wkb(bytes.fromhex(rec["footprint_wkb"]))
     inside = shapely.contains_xy(footprint.buffer(1e-6), lon, lat)
@@ -159,7 +162,7 @@ def test_masked_pixels_get_no_keypoints(processed, name):
     kps = read_keypoints(rec["keypoints_path"])["keypoints"]
     assert len(kps) > 0
     r = 2   # the mask is eroded by features.ERODE_PX: no invalid pixel within 2 px of any keypoint
-    for x, y in kps[:, :2]:
+    for x, y in zip(kps["x"], kps["y"]):
         col, row = int(round(x)), int(round(y))
         patch = valid[max(row - r, 0):row + r + 1, max(col - r, 0):col + r + 1]
         assert patch.all(), f"keypoint at ({x:.1f}, {y:.1f}) next to masked pixels"
@@ -191,7 +194,7 @@ def test_one_line_image_gives_zero_keypoints_and_a_note(processed):
     assert rec["n_keypoints"] == 0 and (rec["width"], rec["height"]) == (1708, 1)
     assert "too small" in rec["note"] and "1708x1" in rec["note"]
     kp = read_keypoints(rec["keypoints_path"])
-    assert kp["keypoints"].shape == (0, 6) and kp["descriptors"].shape == (0, 128)
+    assert kp["keypoints"].shape == (0,) and kp["descriptors"].shape == (0, 128)
     assert kp["note"] == rec["note"]
 
 
@@ -358,7 +361,8 @@ def test_orb_and_akaze(tmp_path, method, width, dtype):
     kp = read_keypoints(rec["keypoints_path"])
     assert rec["extractor"] == method == kp["extractor"] and 100 < rec["n_keypoints"] <= 700
     assert kp["descriptors"].shape == (rec["n_keypoints"], width) and kp["descriptors"].dtype == dtype
-    assert _cross_seam_pairs(kp["keypoints"], 600, 600, 256, rec["extractor_params"]["tile_overlap"]) == []
+    xy = np.column_stack([kp["keypoints"]["x"], kp["keypoints"]["y"]])
+    assert _cross_seam_pairs(xy, 600, 600, 256, rec["extractor_params"]["tile_overlap"]) == []
 
 
 def test_bad_extractor_parameters_are_an_extraction_error(tmp_path):
@@ -423,7 +427,9 @@ def test_write_keypoints_is_atomic_and_leaves_no_temp_files(tmp_path):
         write_keypoints(path, k2, d2, {"extractor": object()})
     assert os.listdir(tmp_path) == ["img_kps.h5"]
     back = read_keypoints(path)
-    assert np.array_equal(back["keypoints"], k) and back["parameters"] == {"a": 1}
+    assert back["parameters"] == {"a": 1} and np.array_equal(back["descriptors"], d)
+    for name in ("x", "y", "size", "angle", "response"):
+        assert np.array_equal(back["keypoints"][name], k[:, COLUMNS.index(name)])
 
 
 def test_images_of_one_stem_never_share_a_keypoint_file(tmp_path):

@@ -3,7 +3,9 @@
 A ``*_kps.h5`` file either is complete or does not exist: it is written under a hidden temporary name in the
 same folder, fsynced, then hard-linked to a free final name or renamed over the image's own earlier file (both
 atomic within a file system). Re-running an ingestion can therefore trust any ``*_kps.h5`` it finds, and one
-image's file is never replaced by another's. The layout is documented in ``docs/formats.md``.
+image's file is never replaced by another's. The layout is documented in ``docs/formats.md``: version 2 stores
+the keypoints as AutoCNet's ``io.keypoints.from_hdf`` reads them (a compound dataset with an ``index`` field);
+:func:`read_keypoints` reads version 1 files too.
 """
 from __future__ import annotations
 
@@ -17,9 +19,16 @@ import h5py
 import numpy as np
 
 from ..errors import OutputError
-FORMAT_VERSION = 1
-# Columns of the 'keypoints' dataset (also its 'columns' attribute).
+
+FORMAT_VERSION = 2
+# Columns of the (N, 6) float32 array the extractor hands to write_keypoints (OpenCV's raw octave), which was
+# also the on-disk 'keypoints' dataset of format version 1.
 COLUMNS = ("x", "y", "size", "angle", "response", "octave")
+# Format version 2's compound 'keypoints' dataset: AutoCNet's fields and dtypes (an int64 'index' from
+# DataFrame.reset_index, float32 columns from matcher/cpu_extractor.py), then lon/lat where a camera gives them.
+KEYPOINT_FIELDS: list[tuple[str, str]] = [("index", "<i8"), ("x", "<f4"), ("y", "<f4"), ("response", "<f4"),
+                                          ("size", "<f4"), ("angle", "<f4"), ("octave", "<f4"), ("layer", "<f4")]
+LONLAT_FIELDS: list[tuple[str, str]] = [("lon", "<f8"), ("lat", "<f8")]
 SUFFIX = "_kps.h5"
 _TMP_PREFIX = ".tmp-"
 
@@ -184,14 +193,30 @@ def _remove_stale_parts(folder: str, prefix: str) -> None:
                 pass
 
 
+def keypoint_table(keypoints: np.ndarray, lonlat: np.ndarray | None = None) -> np.ndarray:
+    """The compound array of format version 2 from the extractor's (N, 6) array (``COLUMNS``) and optional lon/lat.
+
+    ``index`` is the row number (keypoints are strongest first); OpenCV's packed octave is split as OpenCV's
+    ``unpackSIFTOctave`` does (signed low byte = octave, next byte = layer), which leaves ORB's and AKAZE's
+    plain octave numbers as they are with layer 0. The third byte (SIFT's sub-layer offset) is not kept.
+    """
+    fields = KEYPOINT_FIELDS + (LONLAT_FIELDS if lonlat is not None else [])
+    table = np.zeros(len(keypoints), dtype=fields)
+    table["index"] = np.arange(len(keypoints))
+    for name in ("x", "y", "size", "angle", "response"):
+        table[name] = keypoints[:, COLUMNS.index(name)]
+    raw = keypoints[:, COLUMNS.index("octave")].astype(np.int64)
+    table["octave"] = ((raw & 0xFF) ^ 0x80) - 0x80
+    table["layer"] = (raw >> 8) & 0xFF
+    if lonlat is not None:
+        table["lon"], table["lat"] = lonlat[:, 0], lonlat[:, 1]
+    return table
+
+
 def _fill(h5: h5py.File, keypoints: np.ndarray, descriptors: np.ndarray, attrs: dict[str, Any],
           lonlat: np.ndarray | None) -> None:
-    ds = h5.create_dataset("keypoints", data=keypoints)
-    ds.attrs["columns"] = ",".join(COLUMNS)
+    h5.create_dataset("keypoints", data=keypoint_table(keypoints, lonlat))
     h5.create_dataset("descriptors", data=descriptors)
-    if lonlat is not None:
-        ll = h5.create_dataset("lonlat", data=lonlat)
-        ll.attrs["columns"] = "lon,lat"
     h5.attrs["format_version"] = FORMAT_VERSION
     for key, value in attrs.items():
         if key == "parameters" and not isinstance(value, str):
@@ -220,15 +245,27 @@ def _fsync_dir(folder: str) -> None:
 
 
 def read_keypoints(path: str) -> dict[str, Any]:
-    """Everything in a keypoint file as plain numpy arrays and Python values (``parameters`` decoded)."""
+    """Everything in a keypoint file of format version 1 or 2 as numpy arrays and Python values.
+
+    ``keypoints`` is always the version 2 compound array (:func:`keypoint_table`; ``lon``/``lat`` fields only when
+    the file has them), so callers never depend on the version; ``parameters`` is decoded and
+    ``format_version`` is the file's own.
+    """
     with h5py.File(path, "r") as h5:
-        out: dict[str, Any] = {key: h5[key][()] for key in ("keypoints", "descriptors", "lonlat") if key in h5}
-        out["columns"] = tuple(str(h5["keypoints"].attrs["columns"]).split(","))
+        out: dict[str, Any] = {"descriptors": h5["descriptors"][()]}
         for key, value in h5.attrs.items():
             if isinstance(value, bytes):
                 value = value.decode()
             elif isinstance(value, np.generic):
                 value = value.item()
             out[key] = json.loads(value) if key == "parameters" else value
-    out.setdefault("lonlat", None)
+        version = out.get("format_version")
+        if version == 1:
+            columns = tuple(str(h5["keypoints"].attrs["columns"]).split(","))
+            plain = h5["keypoints"][()][:, [columns.index(c) for c in COLUMNS]]
+            out["keypoints"] = keypoint_table(plain, h5["lonlat"][()] if "lonlat" in h5 else None)
+        elif version == FORMAT_VERSION:
+            out["keypoints"] = h5["keypoints"][()]
+        else:
+            raise OutputError(f"{path}: keypoint file format version {version!r} is not 1 or {FORMAT_VERSION}")
     return out
