@@ -40,12 +40,12 @@ def main() -> int:
     benchlib.add_repo_to_path()
     warnings.filterwarnings("ignore")
     import cv2
-    import h5py
     import rasterio
 
     from autocnet_jobs import config
     from autocnet_jobs.extractors.cameras import camera_model, is_sensor, pixel_to_lonlat
     from autocnet_jobs.extractors.footprints import _camera_footprint
+    from autocnet_jobs.extractors.keypoint_file import read_keypoints
     from autocnet_jobs.extractors.pipeline import process_image
 
     cv2.setNumThreads(1)
@@ -62,15 +62,14 @@ def main() -> int:
             t = time.perf_counter()
             record = process_image(str(path), settings)
             whole.append(time.perf_counter() - t)
-            with h5py.File(record["keypoints_path"]) as h5:
-                kps = h5["keypoints"][()]
+            kps = read_keypoints(record["keypoints_path"])["keypoints"]
             with rasterio.open(path) as ds:
                 t = time.perf_counter()
                 camera = camera_model(ds, str(path), 1, args.dem)
                 if is_sensor(camera):
                     _camera_footprint(ds, 1, None, camera)
                     if len(kps):
-                        pixel_to_lonlat(camera, kps[:, 0], kps[:, 1])
+                        pixel_to_lonlat(camera, kps["x"].astype(float), kps["y"].astype(float))
                 camera_t.append(time.perf_counter() - t if is_sensor(camera) else 0.0)
         w, c = statistics.median(whole), statistics.median(camera_t)
         whole_total += w

@@ -58,9 +58,9 @@ def test_earth_keypoint_lonlat_is_wgs84(tmp_path: Path) -> None:
     kp = read_keypoints(record["keypoints_path"])
     assert len(kp["keypoints"]) > 100
     with rasterio.open(link) as ds:   # keypoints are pixel centres: + 0.5 for GDAL's corner convention
-        lon, lat = wgs84_lonlat(ds, kp["keypoints"][:, 0] + 0.5, kp["keypoints"][:, 1] + 0.5)
-    np.testing.assert_allclose(kp["lonlat"][:, 0], lon, atol=1e-9)
-    np.testing.assert_allclose(kp["lonlat"][:, 1], lat, atol=1e-9)
+        lon, lat = wgs84_lonlat(ds, kp["keypoints"]["x"] + 0.5, kp["keypoints"]["y"] + 0.5)
+    np.testing.assert_allclose(kp["keypoints"]["lon"], lon, atol=1e-9)
+    np.testing.assert_allclose(kp["keypoints"]["lat"], lat, atol=1e-9)
 
 
 def test_earth_on_another_datum_is_shifted_to_wgs84(tmp_path: Path) -> None:

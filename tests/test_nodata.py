@@ -70,7 +70,7 @@ def test_declared_nodata_keeps_keypoints_off_the_frame(tmp_path: Path) -> None:
     assert len(kps) > 100
     with rasterio.open(sample("test.jp2")) as ds:
         data = ds.read(1)
-    for x, y in kps[:, :2]:
+    for x, y in zip(kps["x"], kps["y"]):
         col, row = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
         around = data[max(row - ERODE_PX, 0):row + ERODE_PX + 1, max(col - ERODE_PX, 0):col + ERODE_PX + 1]
         assert around.all(), f"keypoint at ({x:.1f}, {y:.1f}) within {ERODE_PX} px of a declared nodata pixel"
