@@ -64,8 +64,8 @@ def effective_settings(extractor_settings: dict) -> dict[str, Any]:
         if not isinstance(edge, int) or isinstance(edge, bool):
             raise ConfigError(f"extractor.parameters.edgeThreshold must be an integer, got {edge!r}")
         if 2 * edge > s["tile_overlap"]:
-            s["tile_overlap"] = 2 * int(edge)
-            why = f", which ORB widens to twice its edgeThreshold ({edge})"
+            why = f": ORB widens extractor.tile_overlap {s['tile_overlap']} to twice its edgeThreshold, {edge}"
+            s["tile_overlap"] = 2 * edge
     if s["tile_size"] < MIN_TILE:
         raise ConfigError(f"extractor.tile_size must be at least {MIN_TILE}, got {s['tile_size']}")
     if 2 * s["tile_overlap"] >= s["tile_size"]:
