@@ -267,5 +267,5 @@ def read_keypoints(path: str) -> dict[str, Any]:
         elif version == FORMAT_VERSION:
             out["keypoints"] = h5["keypoints"][()]
         else:
-            raise OutputError(f"{path}: keypoint file format version {version!r} is not 1 or {FORMAT_VERSION}")
+            raise ValueError(f"{path}: keypoint file format version {version!r} is not 1 or {FORMAT_VERSION}")
     return out
