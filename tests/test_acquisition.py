@@ -123,7 +123,8 @@ def test_pds3_and_isis2_labels() -> None:
     """PDS3 keywords (times normalised to Z), an ISIS2 label's per-band sequence, UNK as unknown."""
     got, _ = _acquire("PSP_001446_1790_BG12_0.IMG")
     label = pvl.load(str(sample("PSP_001446_1790_BG12_0.IMG")))
-    assert _same(label["TIME_PARAMETERS"]["START_TIME"], "2006-11-17T03:27:53.118") and label["PRODUCT_ID"] == "PSP_001446_1790_BG12_0"
+    assert _same(label["TIME_PARAMETERS"]["START_TIME"], "2006-11-17T03:27:53.118")
+    assert label["PRODUCT_ID"] == "PSP_001446_1790_BG12_0"
     assert got == {"spacecraft": "MARS RECONNAISSANCE ORBITER", "instrument": "HIRISE",
                    "product_id": "PSP_001446_1790_BG12_0", "start_time": "2006-11-17T03:27:53.118Z",
                    "stop_time": "2006-11-17T03:27:54.792Z", "target": "MARS", "serial_number": None}

@@ -71,7 +71,7 @@ _UNKNOWN = {"", "N/A", "NA", "NULL", "NONE", "UNK", "UNKNOWN", "-9999", "-9998"}
 _TIME = re.compile(r"^(\d{4})-(?:(\d{2})-(\d{2})|(\d{3}))T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z)?$", re.I)
 
 
-def acquisition(path: str, ds=None, camera: dict | None = None) -> dict[str, Any]:
+def acquisition(path: str, ds: Any = None, camera: dict | None = None) -> dict[str, Any]:
     """spacecraft, instrument, product_id, start_time, stop_time, target, serial_number of one image.
 
     Values are the label's own text (times as UTC ISO-8601 ending in Z); None where the label does not say. ``ds``
