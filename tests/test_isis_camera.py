@@ -312,12 +312,13 @@ def test_every_level1_sample_gets_a_camera_footprint_or_says_what_is_missing(tmp
 def test_keypoints_of_a_camera_image_have_ground_coordinates(tmp_path):
     path = sample("AS15-M-0297_crop.cub")
     record = process_image(str(path), settings(tmp_path))
-    with h5py.File(record["keypoints_path"]) as h5:
-        kps, lonlat = h5["keypoints"][()], h5["lonlat"][()]
+    with h5py.File(record["keypoints_path"]) as h5:                # format version 2: a compound array
+        kps = h5["keypoints"][()]
+    lonlat = np.column_stack([kps["lon"], kps["lat"]])
     assert np.isfinite(lonlat).all() and len(lonlat) == record["n_keypoints"] > 100
     model = sensor_for(record["camera"])
     for i in (0, len(kps) // 2, len(kps) - 1):
-        lon, lat = model.image_to_ground([kps[i, 1]], [kps[i, 0]])
+        lon, lat = model.image_to_ground([float(kps["y"][i])], [float(kps["x"][i])])
         assert lonlat[i] == pytest.approx([lon[0], lat[0]], abs=1e-9)
     # ... and they lie on the ground ISIS says the image covers (ISIS used a DEM, the model the ellipsoid:
     # near the edges they differ by up to ~0.1 degree, 3 km, on this rough terrain).
