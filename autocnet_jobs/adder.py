@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import config as config_mod
-from .callbacks import CallbackServer
+from .catalogue.writer import WriterProcess
+from .engine.callbacks import CallbackServer
+from .engine.tracker import JobTracker
 from .errors import AutocnetJobsError, ConfigError
-from .scheduler.base import make_backend
-from .tracker import JobTracker
-from .writer import WriterProcess
+from .scheduler import make_backend
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +160,8 @@ class ImageAdder:
         return self._require().counts()
 
     def show_progress(self, **kwargs):
-        """Show :meth:`progress` live: an ipywidgets bar in a notebook, else a text line (see ``notebook``)."""
-        from .notebook import show_progress
+        """Show :meth:`progress` live: an ipywidgets bar in a notebook, else a text line (see ``views.progress``)."""
+        from .views.progress import show_progress
 
         return show_progress(self, **kwargs)
 

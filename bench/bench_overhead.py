@@ -84,7 +84,7 @@ def stop_profile() -> str:
 
 def run_ours(cfg: dict, folder: Path, n: int, profile: bool = False) -> dict:
     from autocnet_jobs import ImageAdder
-    from autocnet_jobs.tracker import JobTracker
+    from autocnet_jobs.engine.tracker import JobTracker
 
     tracker_prof = cProfile.Profile() if profile else None
     original = JobTracker._run

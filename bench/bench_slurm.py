@@ -29,7 +29,7 @@ UNREADABLE = {"MI_MAP_03_N51E124N50E125SC_cropped.img", "MI_MAP_03_N51E124N50E12
 
 
 def create_schema(url: str) -> None:
-    from autocnet_jobs.store import open_store
+    from autocnet_jobs.catalogue.store import open_store
 
     store = open_store(url)
     store.connect()

@@ -1,6 +1,6 @@
 """Writer throughput: rows/s into PostGIS and SQLite through our Store vs the replaced system's way.
 
-Ours: the writer process's path (``autocnet_jobs.store.open_store(url)``, ``connect()``, then
+Ours: the writer process's path (``autocnet_jobs.catalogue.store.open_store(url)``, ``connect()``, then
 ``store.write(records, [])`` in batches of ``database.batch_size``, one transaction per batch), with the job rows
 already in the table as "queued", as they are in a run (the tracker writes them at submit), so every record also
 turns its job row to "done". Baseline, measured in the same run on the same server and schema: what the replaced
@@ -41,7 +41,7 @@ def queued_jobs(records: list[dict]) -> list[dict]:
 
 
 def ours(url: str, records: list[dict], batch_size: int) -> dict:
-    from autocnet_jobs.store import open_store
+    from autocnet_jobs.catalogue.store import open_store
 
     store = open_store(url)
     t0 = time.perf_counter()
@@ -59,7 +59,7 @@ def ours(url: str, records: list[dict], batch_size: int) -> dict:
 
 def prepare_schema(url: str, records: list[dict]) -> None:
     """The same tables, indexes and spatial references as ours, for the baseline to insert into."""
-    from autocnet_jobs.store import open_store
+    from autocnet_jobs.catalogue.store import open_store
 
     store = open_store(url)
     store.connect()
@@ -81,7 +81,7 @@ def baseline_postgis(url: str, records: list[dict]) -> dict:
 
     import psycopg
 
-    from autocnet_jobs.models import srid_for
+    from autocnet_jobs.catalogue.schema import srid_for
 
     dsn = benchlib.libpq(url)
     geoms = [shapely.from_wkb(bytes.fromhex(r["footprint_wkb"])) for r in records]  # the job holds a geometry
@@ -105,8 +105,8 @@ def ceiling_postgis(url: str, records: list[dict], batch_size: int) -> dict:
     index, in the same batches. What moving the footprint bytes alone costs on this machine."""
     import psycopg
 
-    from autocnet_jobs.models import srid_for
-    from autocnet_jobs.store_postgis import ewkb
+    from autocnet_jobs.catalogue.schema import srid_for
+    from autocnet_jobs.catalogue.store.postgis import ewkb
 
     rows = [(r["path"], ewkb(r["footprint_wkb"], srid_for(r["iau_code"]) or 0)) for r in records]
     with psycopg.connect(benchlib.libpq(url)) as con:
@@ -134,8 +134,8 @@ def server_alone_postgis(url: str, records: list[dict], batch_size: int) -> dict
 
     import psycopg
 
-    from autocnet_jobs.store import image_values
-    from autocnet_jobs.store_postgis import _BYTEA, _IMAGE_COLS, ewkb
+    from autocnet_jobs.catalogue.store import image_values
+    from autocnet_jobs.catalogue.store.postgis import _BYTEA, _IMAGE_COLS, ewkb
 
     prepare_schema(url, records)  # empties the tables the baseline and the reference wrote
     cols = ", ".join(_IMAGE_COLS)
@@ -174,7 +174,7 @@ def baseline_sqlite(path: str, records: list[dict]) -> dict:
     """One sqlite3 connection, one INSERT and one commit per image (same WAL settings as ours)."""
     import json
 
-    from autocnet_jobs.models import srid_for
+    from autocnet_jobs.catalogue.schema import srid_for
 
     geoms = [shapely.from_wkb(bytes.fromhex(r["footprint_wkb"])) for r in records]
     cols = (*IMAGE_COLS, "footprint", "minx", "miny", "maxx", "maxy")

@@ -17,7 +17,7 @@ def main(image: str, url: str, kps_dir: str) -> None:
 
     from autocnet_jobs import config
     from autocnet_jobs.extractors.pipeline import process_image
-    from autocnet_jobs.models import srid_for
+    from autocnet_jobs.catalogue.schema import srid_for
 
     settings = config.job_settings(config.load({"output": {"dir": kps_dir}}))
     rec = process_image(image, settings)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test entry point (README, CI): install what is missing, start a private PostGIS and a
-# private single-node Slurm, run pytest against them, always stop them, exit with pytest's code.
+# The test entry point (README, CI): install what is missing, check the import contracts (lint-imports), start a
+# private PostGIS and a private single-node Slurm, run pytest against them, always stop them, exit with pytest's code.
 # Usage: bash deploy/run_tests.sh [pytest args...]
 # AUTOCNET_KEEP_RUNDIR=1 keeps the run dir (logs, data) after the run.
 set -euo pipefail
@@ -23,6 +23,9 @@ if ((${#missing[@]})); then
 fi
 
 bash deploy/install.sh
+
+# The import contracts (setup.cfg, [importlinter]) before anything is started: a broken one fails the run.
+.venv/bin/lint-imports
 
 RUNDIR="$(mktemp -d /tmp/autocnet-ci.XXXXXX)"
 cleanup() {

@@ -17,9 +17,10 @@ import pytest
 import rasterio
 import shapely
 
-from autocnet_jobs import config, models, queries
+from autocnet_jobs import config, queries
+from autocnet_jobs.catalogue import schema as models
 from autocnet_jobs.extractors.pipeline import process_image
-from autocnet_jobs.store import open_store
+from autocnet_jobs.catalogue.store import open_store
 
 from .conftest import link_images, sample
 from .services import libpq_url

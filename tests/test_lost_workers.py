@@ -1,4 +1,4 @@
-"""Workers that cannot be stopped or do not come back must not stall a run (autocnet_jobs.watchdog)."""
+"""Workers that cannot be stopped or do not come back must not stall a run (autocnet_jobs.engine.watchdog)."""
 from __future__ import annotations
 
 import os

@@ -10,9 +10,10 @@ import psycopg
 import pytest
 import shapely
 
-from autocnet_jobs import ImageAdder, models, queries
+from autocnet_jobs import ImageAdder, queries
+from autocnet_jobs.catalogue import schema as models
 from autocnet_jobs.errors import DatabaseUnavailable
-from autocnet_jobs.store_postgis import APPLICATION_NAME
+from autocnet_jobs.catalogue.store.postgis import APPLICATION_NAME
 
 from . import faults
 from .helpers import config, tiny_files
@@ -168,7 +169,7 @@ FIVE_GIB = 5 * 2**30
 @pytest.mark.parametrize("backend", ["sqlite", "postgis"])
 def test_files_over_2_gib_and_a_version_2_catalogue_is_upgraded(backend, request, tmp_path):
     # Schema version 2 kept file sizes in 32-bit columns: a 5 GiB image could not be recorded.
-    from autocnet_jobs.store import open_store
+    from autocnet_jobs.catalogue.store import open_store
 
     url = f"sqlite:///{tmp_path / 'cat.db'}" if backend == "sqlite" else request.getfixturevalue("fresh_pg_db")
     (tmp_path / "a.cub").write_bytes(b"x")
@@ -211,7 +212,7 @@ def test_large_text_is_stored_lz4_compressed_on_insert_and_upsert(fresh_pg_db, t
     # pglz, PostgreSQL's default, made the server a third slower on rows carrying a camera model and CRS WKT
     # (bench/README.md). A first ingest is copied straight in; a re-ingest goes through the staging table,
     # whose compression the rows keep: both must end up lz4.
-    from autocnet_jobs.store import open_store
+    from autocnet_jobs.catalogue.store import open_store
 
     (tmp_path / "a.cub").write_bytes(b"x")
     wkt = "PROJCRS[" + ", ".join(f'"axis {i}"' for i in range(600)) + "]"  # ~8 KB of compressible text

@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 from autocnet_jobs import queries
-from autocnet_jobs.store import open_store
+from autocnet_jobs.catalogue.store import open_store
 
 from .services import _admin_connect, with_database
 

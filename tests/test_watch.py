@@ -20,9 +20,9 @@ from PIL import Image
 from shapely.geometry import MultiPolygon, box
 
 from autocnet_jobs import ImageAdder, queries
-from autocnet_jobs.plot import STATUS_COLOURS, plot_footprints, save_map
-from autocnet_jobs.progress import ProgressBar
-from autocnet_jobs.report import write_report
+from autocnet_jobs.views.plot import STATUS_COLOURS, plot_footprints, save_map
+from autocnet_jobs.views.progress import ProgressBar
+from autocnet_jobs.views.report import write_report
 
 from . import faults
 from .conftest import link_images

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from autocnet_jobs import ImageAdder, queries
-from autocnet_jobs.tracker import MAX_WRITER_RESTARTS
+from autocnet_jobs.engine.writer_link import MAX_WRITER_RESTARTS
 
 from . import faults
 from .helpers import config, tiny_files

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from autocnet_jobs import DatabaseUnavailable
-from autocnet_jobs.writer import WriterProcess
+from autocnet_jobs.catalogue.writer import WriterProcess
 
 from .conftest import sample
 from .helpers import config

@@ -95,7 +95,7 @@ class ClusterBackend:
         """Where the log of the worker described by a ``started`` callback can be read."""
         return None
 
-    # ---- used by the watchdog (autocnet_jobs.watchdog) -------------------------------------------------------
+    # ---- used by the watchdog (autocnet_jobs.engine.watchdog) -------------------------------------------------------
     #: Whether lost_slots/heal do anything here (else the watchdog does not look for lost workers).
     refills_slots = False
 
@@ -119,18 +119,3 @@ class ClusterBackend:
             with contextlib.suppress(Exception):
                 self.cluster.close(timeout=30)
         self.client = self.cluster = None
-
-
-def make_backend(cluster_config: dict[str, Any]) -> ClusterBackend:
-    backend = cluster_config["backend"]
-    if backend == "local":
-        from .local import LocalBackend
-
-        return LocalBackend(cluster_config)
-    if backend == "slurm":
-        from .slurm import SlurmBackend
-
-        return SlurmBackend(cluster_config)
-    from .address import AddressBackend
-
-    return AddressBackend(cluster_config)

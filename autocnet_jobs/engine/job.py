@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import PERMANENT_KINDS  # noqa: F401  (failures no retry can fix; the tracker imports it from here)
+from ..errors import PERMANENT_KINDS  # noqa: F401  (failures no retry can fix; the tracker imports it from here)
 
 TERMINAL = ("done", "failed")
 

@@ -10,7 +10,7 @@ import traceback
 from typing import Callable
 
 from . import callbacks
-from .errors import error_kind
+from ..errors import error_kind
 
 ProcessFn = Callable[[str, dict], dict]
 
@@ -26,7 +26,7 @@ def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
     try:
         _limit_threads()
         if process is None:
-            from .extractors.pipeline import process_image as process
+            from ..extractors.pipeline import process_image as process
     except Exception as exc:  # noqa: BLE001
         setup_error = exc
     callbacks.call(uri, token, "started", attempt, callbacks.worker_info())

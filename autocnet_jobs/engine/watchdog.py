@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from .jobs import exit_worker
+from .task import exit_worker
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ def catalogue_entries(url: str, body: str | None = None) -> list[dict[str, Any]]
     catalogue records them). A job that failed before its image was ever
     read has no image row: it is kept (body None) whatever ``body`` asks for, so no failure is hidden.
     """
-    from . import queries
+    from ..catalogue import queries
 
     images = {r["path"]: r for r in queries.images(url, body=body)}
     jobs = {r["path"]: r for r in queries.job_rows(url)}
@@ -141,7 +141,7 @@ def polygon_paths(geom) -> list:
     """One closed matplotlib ``Path`` per polygon part (exterior plus holes); parts are never joined."""
     from matplotlib.path import Path
 
-    from .extractors.antimeridian import polygons
+    from ..extractors.antimeridian import polygons
 
     paths = []
     for poly in polygons(geom):
@@ -160,7 +160,7 @@ def _footprint(entry: dict[str, Any]):
         return None
     minx, _, maxx, _ = fp.bounds
     if minx < -180 or maxx > 180:
-        from .extractors.antimeridian import normalise
+        from ..extractors.antimeridian import normalise
 
         fp = normalise(fp)
     return fp if not fp.is_empty else None

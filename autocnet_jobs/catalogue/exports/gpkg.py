@@ -18,7 +18,7 @@ from typing import Any
 
 import shapely
 
-from .models import srid_for
+from ..schema import srid_for
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
 USER_VERSION = 10300  # GeoPackage 1.3.0
@@ -41,7 +41,7 @@ _REQUIRED_SRS = [  # every GeoPackage has these three (spec, requirement 11)
 
 
 def write_gpkg(rows: list[dict[str, Any]], path: str | os.PathLike) -> dict[str, int]:
-    """Write image rows (as from :func:`autocnet_jobs.queries.images`) to a GeoPackage at ``path``.
+    """Write image rows (as from :func:`autocnet_jobs.catalogue.queries.images`) to a GeoPackage at ``path``.
 
     Returns {layer name: number of features}. Images without a footprint are written too (NULL geometry), so
     the file lists the whole catalogue.

@@ -1,23 +1,22 @@
-"""Write side of the catalogue: one connection, batched idempotent upserts. Used only by the writer process.
+"""Write side of the catalogue, what both backends share: one connection, batched idempotent upserts. Used
+only by the writer process.
 
-``open_store(url)`` picks the backend from the URL. Both backends take the same plain records (the dicts
-``process_image`` returns) and job rows, and write a batch in one transaction, upserting on the path, so a
+``open_store(url)`` (in :mod:`autocnet_jobs.catalogue.store`) picks the backend from the URL. Both backends take
+the same plain records (the dicts ``process_image`` returns) and job rows, and write a batch in one transaction, upserting on the path, so a
 batch re-sent after a crash or a lost connection leaves one row per image.
 """
 from __future__ import annotations
 
-import io
-import json
 import logging
 from typing import Any, Iterable
 
 import shapely
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
-from . import models
-from .errors import DatabaseUnavailable
+from ...errors import DatabaseUnavailable
+from .. import schema
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +32,6 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def open_store(url: str) -> "Store":
-    backend = make_url(url).get_backend_name()
-    if backend == "sqlite":
-        return SqliteStore(url)
-    if backend == "postgresql":
-        from .store_postgis import PostgisStore
-
-        return PostgisStore(url)
-    raise DatabaseUnavailable(f"unsupported database URL {safe_url(url)}: use sqlite:///FILE or postgresql+psycopg://...")
-
-
 class SchemaMismatch(DatabaseUnavailable):
     """The catalogue has another schema version: no retry or reconnect can fix it."""
 
@@ -55,7 +43,7 @@ class Store:
 
     def __init__(self, url: str):
         self.url = url
-        self.metadata = models.build_metadata(self.postgis)
+        self.metadata = schema.build_metadata(self.postgis)
         self.images = self.metadata.tables["images"]
         self.jobs = self.metadata.tables["jobs"]
         self.conn: Connection | None = None
@@ -86,19 +74,19 @@ class Store:
             info = self.metadata.tables["schema_info"]
             version = self.conn.execute(select(info.c.version)).scalar()
             if version is None:
-                self.conn.execute(info.insert().values(version=models.SCHEMA_VERSION))
+                self.conn.execute(info.insert().values(version=schema.SCHEMA_VERSION))
             elif version in (2, 3):
                 if version == 2:
                     # 2 -> 3 only widened the size columns (SQLite's INTEGER is 64-bit already).
                     self._widen_sizes()
                 self._earth_to_wgs84()  # 3 -> 4
-                self.conn.execute(info.update().values(version=models.SCHEMA_VERSION))
+                self.conn.execute(info.update().values(version=schema.SCHEMA_VERSION))
                 log.warning("database %s upgraded from schema version %d to %d", safe_url(self.url), version,
-                            models.SCHEMA_VERSION)
-            elif version != models.SCHEMA_VERSION:
+                            schema.SCHEMA_VERSION)
+            elif version != schema.SCHEMA_VERSION:
                 raise SchemaMismatch(
                     f"database {safe_url(self.url)} has schema version {version}; this autocnet_jobs writes "
-                    f"version {models.SCHEMA_VERSION}. Use a new database or migrate it.")
+                    f"version {schema.SCHEMA_VERSION}. Use a new database or migrate it.")
 
     def _extra_schema(self) -> None:
         pass
@@ -108,11 +96,11 @@ class Store:
 
     def _earth_to_wgs84(self) -> None:
         """Schema 3 -> 4: Earth rows' footprints from planetocentric latitude to geodetic WGS84, in place."""
-        from .extractors.bodies import EARTH_CODE, SCHEMA3_EARTH_CODE
-        from .extractors.lonlat import earth_ocentric_to_wgs84  # the conversion's home, beside the forward one
+        from ...extractors.bodies import EARTH_CODE, SCHEMA3_EARTH_CODE
+        from ...extractors.lonlat import earth_ocentric_to_wgs84  # the conversion's home, beside the forward one
 
         images = self.images
-        srid = models.srid_for(EARTH_CODE)
+        srid = schema.srid_for(EARTH_CODE)
         while True:  # pages of rows: a converted row leaves the selection
             rows = self.conn.execute(
                 select(images.c.id, self._footprint_wkb(), images.c.crs_wkt)
@@ -189,62 +177,5 @@ def _last_per_path(rows: Iterable[dict]) -> list[dict]:
 def image_values(record: dict) -> dict[str, Any]:
     """Columns common to both backends from a ``process_image`` record."""
     row = {k: record.get(k) for k in IMAGE_FIELDS}
-    row["srid"] = models.srid_for(record.get("iau_code"))
+    row["srid"] = schema.srid_for(record.get("iau_code"))
     return row
-
-
-class SqliteStore(Store):
-    """Embedded default: WKB footprints in a BLOB, bounds indexed by an R*Tree kept in step by triggers."""
-
-    def _configure(self, engine) -> None:
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # WAL: readers (status, export) never block the writer
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=10000")
-            cur.close()
-
-    def _extra_schema(self) -> None:
-        for stmt in _SQLITE_RTREE:
-            self.conn.exec_driver_sql(stmt)
-
-    def _upsert_images(self, records: list[dict]) -> None:
-        from sqlalchemy.dialects.sqlite import insert
-
-        rows = []
-        for rec in records:
-            row = image_values(rec)
-            wkb = rec.get("footprint_wkb")
-            if wkb:
-                geom = shapely.from_wkb(bytes.fromhex(wkb))
-                row["footprint"] = shapely.to_wkb(geom)
-                row["minx"], row["miny"], row["maxx"], row["maxy"] = geom.bounds
-            else:
-                row.update(footprint=None, minx=None, miny=None, maxx=None, maxy=None)
-            rows.append(row)
-        stmt = insert(self.images)
-        update = {c: stmt.excluded[c] for c in rows[0] if c != "path"}
-        update["updated_at"] = func.now()
-        self.conn.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=update), rows)
-
-    def _upsert_jobs(self, rows: list[dict]) -> None:
-        from sqlalchemy.dialects.sqlite import insert
-
-        rows = [{k: r.get(k) for k in JOB_FIELDS} for r in rows]
-        stmt = insert(self.jobs)
-        update = {c: stmt.excluded[c] for c in JOB_FIELDS if c != "path"}
-        update["updated_at"] = func.now()
-        self.conn.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=update), rows)
-
-
-_SQLITE_RTREE = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS images_rtree USING rtree(id, minx, maxx, miny, maxy)",
-    """CREATE TRIGGER IF NOT EXISTS images_rtree_ins AFTER INSERT ON images WHEN new.minx IS NOT NULL
-       BEGIN INSERT OR REPLACE INTO images_rtree VALUES (new.id, new.minx, new.maxx, new.miny, new.maxy); END""",
-    """CREATE TRIGGER IF NOT EXISTS images_rtree_upd AFTER UPDATE ON images
-       BEGIN DELETE FROM images_rtree WHERE id = old.id;
-             INSERT INTO images_rtree SELECT new.id, new.minx, new.maxx, new.miny, new.maxy WHERE new.minx IS NOT NULL;
-       END""",
-    "CREATE TRIGGER IF NOT EXISTS images_rtree_del AFTER DELETE ON images BEGIN DELETE FROM images_rtree WHERE id = old.id; END",
-)

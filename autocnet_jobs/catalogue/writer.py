@@ -46,7 +46,7 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: Inbox, 
     (a restart mid-run, when the database may be the reason the old writer died)."""
     # Ctrl-C in a terminal reaches the whole process group; the adder decides when the writer stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from .errors import DatabaseUnavailable
+    from ..errors import DatabaseUnavailable
     from .store import SchemaMismatch, open_store
 
     delay = 0.2
@@ -139,7 +139,7 @@ def _connection_error(exc: BaseException) -> bool:
     """True for trouble with the connection (retry later), False for trouble with the data (reject it)."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    from .errors import DatabaseUnavailable
+    from ..errors import DatabaseUnavailable
     from .store import SchemaMismatch
 
     if isinstance(exc, SchemaMismatch):  # a reconnect found another version's catalogue: waiting cannot help
@@ -254,15 +254,15 @@ class WriterProcess:
 
     def start(self, timeout: float = 60.0, wait: bool = True) -> None:
         """Start the process; with ``wait`` block until it is connected (DatabaseUnavailable if it cannot)."""
-        from .errors import DatabaseUnavailable
+        from ..errors import DatabaseUnavailable
 
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from autocnet_jobs.writer import child_main; "
+                [sys.executable, "-c", "import sys; from autocnet_jobs.catalogue.writer import child_main; "
                  "child_main(sys.argv[1:])", str(in_r), str(out_w)], pass_fds=(in_r, out_w), env=env,
                 stdin=subprocess.DEVNULL)
         finally:

@@ -48,8 +48,7 @@ def write_report(url: str, out_html: str | os.PathLike, *, body: str | None = No
 
 def render_report(url: str, *, body: str | None = None, title: str | None = None, dpi: int = 100) -> str:
     """The report page as a string."""
-    from . import queries
-    from .store import safe_url
+    from ..catalogue import queries
 
     entries = catalogue_entries(url, body)
     counts = queries.job_counts(url)
@@ -67,7 +66,7 @@ def render_report(url: str, *, body: str | None = None, title: str | None = None
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
              f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
              f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n",
-             f"<h1>{_e(title)}</h1>\n<p class=\"meta\">catalogue <code>{_e(safe_url(url))}</code>"
+             f"<h1>{_e(title)}</h1>\n<p class=\"meta\">catalogue <code>{_e(queries.safe_url(url))}</code>"
              f"{f' &middot; body {_e(body)}' if body else ''} &middot; {len(entries)} images &middot; "
              f"generated {_e(when)}</p>\n"]
 

@@ -15,8 +15,8 @@ import psycopg
 import shapely
 from sqlalchemy import func, text
 
-from . import models
-from .store import IMAGE_FIELDS, JOB_FIELDS, Store, image_values
+from .. import schema
+from .base import IMAGE_FIELDS, JOB_FIELDS, Store, image_values
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class PostgisStore(Store):
 
     def _ensure_srids(self, records: list[dict]) -> None:
         for rec in records:
-            srid = models.srid_for(rec.get("iau_code"))
+            srid = schema.srid_for(rec.get("iau_code"))
             if srid is None or srid in self._srids:
                 continue
             auth, _, code = rec["iau_code"].partition(":")

@@ -1,0 +1,64 @@
+"""The embedded default backend of the writer: SQLite, WKB footprints in a BLOB, their bounds in an R*Tree."""
+from __future__ import annotations
+
+import shapely
+from sqlalchemy import event, func
+
+from .base import JOB_FIELDS, Store, image_values
+
+
+class SqliteStore(Store):
+    """Embedded default: WKB footprints in a BLOB, bounds indexed by an R*Tree kept in step by triggers."""
+
+    def _configure(self, engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # WAL: readers (status, export) never block the writer
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+    def _extra_schema(self) -> None:
+        for stmt in _SQLITE_RTREE:
+            self.conn.exec_driver_sql(stmt)
+
+    def _upsert_images(self, records: list[dict]) -> None:
+        from sqlalchemy.dialects.sqlite import insert
+
+        rows = []
+        for rec in records:
+            row = image_values(rec)
+            wkb = rec.get("footprint_wkb")
+            if wkb:
+                geom = shapely.from_wkb(bytes.fromhex(wkb))
+                row["footprint"] = shapely.to_wkb(geom)
+                row["minx"], row["miny"], row["maxx"], row["maxy"] = geom.bounds
+            else:
+                row.update(footprint=None, minx=None, miny=None, maxx=None, maxy=None)
+            rows.append(row)
+        stmt = insert(self.images)
+        update = {c: stmt.excluded[c] for c in rows[0] if c != "path"}
+        update["updated_at"] = func.now()
+        self.conn.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=update), rows)
+
+    def _upsert_jobs(self, rows: list[dict]) -> None:
+        from sqlalchemy.dialects.sqlite import insert
+
+        rows = [{k: r.get(k) for k in JOB_FIELDS} for r in rows]
+        stmt = insert(self.jobs)
+        update = {c: stmt.excluded[c] for c in JOB_FIELDS if c != "path"}
+        update["updated_at"] = func.now()
+        self.conn.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=update), rows)
+
+
+_SQLITE_RTREE = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS images_rtree USING rtree(id, minx, maxx, miny, maxy)",
+    """CREATE TRIGGER IF NOT EXISTS images_rtree_ins AFTER INSERT ON images WHEN new.minx IS NOT NULL
+       BEGIN INSERT OR REPLACE INTO images_rtree VALUES (new.id, new.minx, new.maxx, new.miny, new.maxy); END""",
+    """CREATE TRIGGER IF NOT EXISTS images_rtree_upd AFTER UPDATE ON images
+       BEGIN DELETE FROM images_rtree WHERE id = old.id;
+             INSERT INTO images_rtree SELECT new.id, new.minx, new.maxx, new.miny, new.maxy WHERE new.minx IS NOT NULL;
+       END""",
+    "CREATE TRIGGER IF NOT EXISTS images_rtree_del AFTER DELETE ON images BEGIN DELETE FROM images_rtree WHERE id = old.id; END",
+)

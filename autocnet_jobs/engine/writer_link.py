@@ -1,0 +1,115 @@
+"""The tracker's side of the database writer process: sending it records and job rows, taking its
+acknowledgements, restarting it when it dies, and failing what it can never write.
+
+A mixin of :class:`~autocnet_jobs.engine.tracker.JobTracker`: these run on the tracker thread, under its lock,
+over the tracker's state.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+
+from .. import errors
+from ..catalogue.writer import WriterProcess
+from .job import TERMINAL
+
+log = logging.getLogger("autocnet_jobs.engine.tracker")
+
+MAX_WRITER_RESTARTS = 5
+
+
+class WriterLink:
+    def _restart_writer(self) -> None:
+        self.writer.collect(2.0)  # what the dead writer said before it died (commits, a fatal error) still counts
+        self._drain_writer()
+        if self.db_error:
+            return
+        self._writer_restarts += 1
+        if self._writer_restarts > MAX_WRITER_RESTARTS and self._unacked:
+            # The same records keep killing the writer: fail their jobs instead of looping forever.
+            for path in list(self._unacked):
+                job = self.jobs[path]
+                self._count(job, {"kind": errors.DB_WRITE, "type": "WriterDied",
+                                  "message": "the database writer died repeatedly while writing this image"})
+                self._give_up(job)
+            self._unacked.clear()
+        log.warning("database writer died; restarting it and re-sending %d unacknowledged records",
+                    len(self._unacked))
+        self.writer.release()
+        self.writer = WriterProcess(self.cfg["database"])
+        self.writer.start(wait=False)  # it waits for the database itself; this thread must not block
+        self._pending_records = list(self._unacked.values())
+        # Rows the dead writer may not have written: jobs of this run not done. A done job's row was committed
+        # with its record; a skipped job's row is the catalogue's own (re-sending would wipe attempts, worker).
+        self._pending_rows = [j.row() for j in self.jobs.values() if not j.from_catalogue and j.state != "done"]
+        for req in self._known_waiters:  # questions the dead writer may not have answered
+            self.writer.send(("known", req))
+
+    def _flush_to_writer(self) -> None:
+        if self._pending_records or self._pending_rows:
+            self.writer.send(("write", self._pending_records, self._pending_rows))
+            self._pending_records, self._pending_rows = [], []
+
+    def _drain_writer(self) -> None:
+        while True:
+            try:
+                msg = self.writer.outbox.get_nowait()
+            except (queue.Empty, OSError, ValueError, EOFError):
+                return
+            self._on_writer(msg)
+
+    def _on_writer(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "committed":
+            self._writer_restarts = 0
+            for path in msg[1]:
+                self._unacked.pop(path, None)
+                job = self.jobs.get(path)
+                if job is not None and job.state == "writing":
+                    self._by_attempt.pop(job.attempt, None)
+                    job.state, job.attempt, job.future = "done", None, None
+        elif kind == "rejected":
+            for path, message in msg[1]:
+                self._unacked.pop(path, None)
+                job = self.jobs.get(path)
+                if job is not None and job.state == "writing":
+                    self._fail(job, {"kind": errors.DB_WRITE, "type": "DatabaseError", "message": message})
+        elif kind == "known":
+            waiter = self._known_waiters.pop(msg[1], None)
+            if waiter:
+                waiter[0].append(msg[2])
+                waiter[1].set()
+        elif kind == "ready":
+            self.writer.pid = msg[1]
+        elif kind == "fatal":
+            self._writer_fatal(msg[1])
+        elif kind == "db_down":
+            self.db_down = msg[1]
+            log.warning("database unreachable (%s); retrying, no job is failed for it", msg[1])
+        elif kind == "db_up":
+            self.db_down = None
+            log.warning("database reachable again")
+
+    def _db_error(self) -> dict:
+        return {"kind": errors.DB_WRITE, "type": "DatabaseUnavailable", "message": self.db_error}
+
+    def _writer_fatal(self, message: str) -> None:
+        """A restarted writer that can never write (a schema mismatch): no more restarts; every job not yet
+        terminal fails with the reason, since none can be committed, and waiting callers are released."""
+        log.error("database writer cannot continue: %s; failing the %d unfinished jobs", message,
+                  sum(j.state not in TERMINAL for j in self.jobs.values()))
+        self.db_error = f"the database writer cannot continue: {message}"
+        live = [j for j in self.jobs.values() if j.state not in TERMINAL]
+        futures = [j.future for j in live if j.future is not None]
+        for job in live:
+            self._count(job, self._db_error())
+            self._give_up(job)
+        self._unacked.clear()
+        if futures:
+            try:
+                self.client.cancel(futures)
+            except Exception:  # noqa: BLE001 - the cluster may already be gone
+                log.debug("could not cancel the unfinished tasks", exc_info=True)
+        for _box, done in self._known_waiters.values():
+            done.set()
+        self._known_waiters.clear()
