@@ -147,7 +147,8 @@ class ImageAdder:
         return self._require().failed()
 
     def failure(self, path: str | os.PathLike) -> dict[str, Any] | None:
-        """Why ``path`` failed: attempts, kind, error type, message, traceback, worker and log location."""
+        """Why ``path`` failed: failures (also under ``attempts``, its older key), kind, error type, message,
+        traceback, worker and log location."""
         return self._require().failure(os.path.abspath(path))
 
     def job_info(self, path: str | os.PathLike) -> dict[str, Any] | None:

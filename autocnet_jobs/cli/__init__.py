@@ -236,7 +236,7 @@ def _summary(ia) -> None:
         print("\nfailed images:")
         for path in ia.failed_jobs:
             f = ia.failure(path)
-            print(f"  {os.path.basename(path)}: {f['kind']} after {f['attempts']} attempt(s): {f['message']}")
+            print(f"  {os.path.basename(path)}: {f['kind']} after {f['failures']} attempt(s): {f['message']}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

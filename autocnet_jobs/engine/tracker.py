@@ -160,7 +160,9 @@ class JobTracker(WriterLink):
             if job is None or not job.errors:
                 return None
             last = job.errors[-1]
-            return {"path": path, "state": job.state, "attempts": job.failures, "kind": last["kind"],
+            # "failures": the failure count, as job_status and info() call it; "attempts" its older name here
+            return {"path": path, "state": job.state, "failures": job.failures, "attempts": job.failures,
+                    "kind": last["kind"],
                     "type": last.get("type"), "message": last.get("message"), "traceback": last.get("traceback"),
                     "worker": last.get("worker", {}), "log": last.get("log"), "history": list(job.errors)}
 
