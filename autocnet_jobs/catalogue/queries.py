@@ -21,12 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ..errors import AutocnetJobsError, DatabaseUnavailable
+from .schema import IMAGE_FIELDS
 from .exports.geojson import to_geojson  # noqa: F401 - part of the read side, as before
 from .store.base import safe_url  # noqa: F401 - also for the views (report)
 
-_COLUMNS = ("id", "name", "path", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
-            "iau_code", "srid", "footprint_source", "footprint_note", "keypoints_path", "n_keypoints",
-            "extractor", "note", "created_at", "updated_at")
+# Image columns a query returns (the camera and the footprint are selected on their own): the record's fields
+# but the bulky ones, with the row's id, SRID and times.
+_COLUMNS = ("id", *(k for k in IMAGE_FIELDS if k not in ("crs_wkt", "camera", "extractor_params")), "srid",
+            "created_at", "updated_at")
 
 
 class NoCatalogue(DatabaseUnavailable):

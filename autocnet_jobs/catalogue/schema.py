@@ -9,8 +9,13 @@ from __future__ import annotations
 from sqlalchemy import (JSON, BigInteger, Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, Text,
                         func)
 
+from ..extractors.record import RECORD_KEYS
+
 SCHEMA_VERSION = 4  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB).
 # 4: Earth footprints in geodetic WGS84 (EPSG:4326), no longer planetocentric (IAU_2015:39900)
+
+# The record's fields the images table keeps as they are (its footprint is stored from footprint_wkb).
+IMAGE_FIELDS = tuple(k for k in RECORD_KEYS if k != "footprint_wkb")
 
 # Integer SRIDs for IAU_2015 codes: PostGIS requires srid <= 998999, IAU codes of small bodies are larger.
 _SRID_PLANETS = 800000

@@ -24,7 +24,6 @@ def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
     # cluster.job_timeout importing. An import error is still reported as this job's failure.
     setup_error: BaseException | None = None
     try:
-        _limit_threads()
         if process is None:
             from ..extractors.pipeline import process_image as process
     except Exception as exc:  # noqa: BLE001
@@ -52,19 +51,6 @@ async def exit_worker() -> None:
     import os
 
     os._exit(70)
-
-
-_limited = False
-
-
-def _limit_threads() -> None:
-    """One OpenCV thread per worker: workers are already one process per core."""
-    global _limited
-    if not _limited:
-        import cv2
-
-        cv2.setNumThreads(1)
-        _limited = True
 
 
 __all__ = ["run_job", "exit_worker", "TASK_PREFIX", "ProcessFn"]

@@ -54,21 +54,9 @@ from .dem import dem_sampler
 from .isis_camera import MODELS, isis_camera, sensor_model
 from .labels import isis3_label
 from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_to_native
+from .record import plain
 
 ENTRY_POINT_GROUP = "autocnet_jobs.cameras"
-
-
-def plain(value):
-    """``value`` with numpy scalars/arrays, tuples and non-str keys made JSON-safe."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def camera_model(ds, path: str, band: int = 1, dem: str | None = None) -> dict:
@@ -141,7 +129,7 @@ def _plugin_camera(path: str, reasons: list[str]) -> dict | None:
         if not isinstance(result, dict):
             reasons.append(f"camera plug-in {ep.name!r} returned {type(result).__name__}, not a dict")
             continue
-        result = plain(result)
+        result = plain(result, strict=True)
         try:
             json.dumps(result)
         except (TypeError, ValueError) as exc:

@@ -7,9 +7,7 @@ attempt leaves no keypoint file behind and a retry starts clean.
 """
 from __future__ import annotations
 
-import math
 import os
-from typing import Any
 
 import numpy as np
 import rasterio
@@ -22,14 +20,11 @@ from .features import effective_settings, extract_features
 from .footprints import compute_footprint
 from .keypoint_file import keypoints_path_for, write_keypoints
 from .reading import file_checksum, open_image
+from .record import RECORD_KEYS, plain
 
 # GDAL's block cache defaults to 5% of RAM and would keep every block of a huge image it has read; tiles are
 # read once, so a small cache bounds memory without costing speed. (GDAL reads this at its first cache use.)
 GDAL_CACHEMAX_MB = 128
-
-RECORD_KEYS = ("path", "name", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
-               "iau_code", "crs_wkt", "footprint_wkb", "footprint_source", "footprint_note", "camera",
-               "keypoints_path", "n_keypoints", "extractor", "extractor_params", "note")
 
 
 def process_image(path: str, settings: dict) -> dict:
@@ -89,22 +84,3 @@ def _hex_wkb(geometry) -> str | None:
     if isinstance(geometry, Polygon):
         geometry = MultiPolygon([geometry])
     return shapely.to_wkb(geometry, hex=True, output_dimension=2, include_srid=False)
-
-
-def plain(value: Any) -> Any:
-    """``value`` as JSON-safe Python: numpy scalars/arrays to int/float/list, tuples to lists, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, bytes):
-        return value.hex()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)

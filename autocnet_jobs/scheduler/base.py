@@ -14,6 +14,10 @@ from typing import Any, Iterator
 import dask
 from distributed import Client
 
+# One thread per library in every worker process, whatever the backend: workers are already one process per core,
+# and OpenMP, OpenBLAS and GDAL would otherwise each use every core (OpenCV: extractors.features).
+THREAD_LIMITS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "GDAL_NUM_THREADS": "1"}
+
 DASK_SETTINGS = {
     "distributed.scheduler.allowed-failures": 0,
     "distributed.scheduler.worker-saturation": 1.0,
@@ -23,8 +27,7 @@ DASK_SETTINGS = {
     # threshold: each large array (image tiles, SIFT pyramids) is then a fresh mmap, twice the page faults, +15%
     # time per image (bench/README.md, parallel efficiency). Only the one-thread-per-library settings are kept.
     # None unsets it (Dask's convention), also where this dict is merged into Dask's default (DASK_* variables).
-    "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1,
-                                            "MALLOC_TRIM_THRESHOLD_": None},
+    "distributed.nanny.pre-spawn-environ": {**THREAD_LIMITS, "MALLOC_TRIM_THRESHOLD_": None},
     # Background work of an idle cluster, measured on 2 local workers: 127 ms of CPU per second by default (the
     # 20 ms event-loop tick of every server, the workers' 10 ms profiler), 41 ms with these; profiles still work.
     "distributed.admin.tick.interval": "500ms",
@@ -36,6 +39,11 @@ DASK_SETTINGS = {
 # read their own, so the job script exports these (Dask reads DASK_* variables).
 WORKER_SIDE = ("distributed.nanny.pre-spawn-environ", "distributed.admin.tick.interval",
                "distributed.worker.profile.interval")
+
+
+def thread_limit_exports() -> str:
+    """The job script line that sets :data:`THREAD_LIMITS` (``export OMP_NUM_THREADS=1 ...``)."""
+    return "export " + " ".join(f"{name}={value}" for name, value in THREAD_LIMITS.items())
 
 
 def worker_env_exports() -> list[str]:

@@ -7,7 +7,7 @@ import signal
 
 from distributed import Client, LocalCluster
 
-from .base import ClusterBackend
+from .base import THREAD_LIMITS, ClusterBackend
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,7 @@ class LocalBackend(ClusterBackend):
             n_workers=self.config["n_workers"], threads_per_worker=1, processes=True,
             host="127.0.0.1", dashboard_address=self.config["dashboard_address"],
             silence_logs=40,  # ERROR: worker chatter does not drown the progress bar
-            # One thread per library too: OpenCV, BLAS and GDAL would otherwise each use every core.
-            env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "GDAL_NUM_THREADS": "1"},
+            env=dict(THREAD_LIMITS),
         )
         return Client(self.cluster)
 

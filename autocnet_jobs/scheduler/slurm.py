@@ -38,7 +38,7 @@ from dask_jobqueue import SLURMCluster
 from distributed import Client
 
 from ..errors import ConfigError
-from .base import ClusterBackend, worker_env_exports
+from .base import ClusterBackend, thread_limit_exports, worker_env_exports
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class SlurmBackend(ClusterBackend):
                                              *s["job_directives_skip"]]
         # Same thread limits and worker-side Dask settings as the local backend, set in the job script.
         kwargs["job_script_prologue"] = [*_site_list("job-script-prologue", "env-extra"), *s["job_script_prologue"],
-                                         "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GDAL_NUM_THREADS=1",
+                                         thread_limit_exports(),
                                          *worker_env_exports()]
         kwargs["scheduler_options"] = {**(_site("scheduler-options") or {}),
                                        "dashboard_address": self.config["dashboard_address"]}

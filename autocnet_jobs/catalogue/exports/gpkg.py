@@ -18,17 +18,17 @@ from typing import Any
 
 import shapely
 
-from ..schema import srid_for
+from ..schema import IMAGE_FIELDS, srid_for
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
 USER_VERSION = 10300  # GeoPackage 1.3.0
 
 # Attribute columns of each layer and their GeoPackage types (the footprint is the geometry column).
-FIELDS = (("name", "TEXT"), ("path", "TEXT"), ("body", "TEXT"), ("iau_code", "TEXT"), ("driver", "TEXT"),
-          ("width", "INTEGER"), ("height", "INTEGER"), ("bands", "INTEGER"), ("size", "INTEGER"),
-          ("checksum", "TEXT"), ("footprint_source", "TEXT"), ("footprint_note", "TEXT"),
-          ("keypoints_path", "TEXT"), ("n_keypoints", "INTEGER"), ("extractor", "TEXT"), ("note", "TEXT"),
-          ("camera", "TEXT"), ("created_at", "DATETIME"), ("updated_at", "DATETIME"))
+# The record's fields but the file's mtime, the CRS WKT (the layer's CRS says it) and the extractor parameters; TEXT
+# unless named here.
+_TYPES = {"width": "INTEGER", "height": "INTEGER", "bands": "INTEGER", "size": "INTEGER", "n_keypoints": "INTEGER"}
+FIELDS = (*((k, _TYPES.get(k, "TEXT")) for k in IMAGE_FIELDS if k not in ("mtime", "crs_wkt", "extractor_params")),
+          ("created_at", "DATETIME"), ("updated_at", "DATETIME"))
 
 _REQUIRED_SRS = [  # every GeoPackage has these three (spec, requirement 11)
     ("WGS 84 geodetic", 4326, "EPSG", 4326,

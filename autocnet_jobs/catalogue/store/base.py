@@ -20,9 +20,7 @@ from .. import schema
 
 log = logging.getLogger(__name__)
 
-IMAGE_FIELDS = ("name", "path", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
-                "iau_code", "crs_wkt", "footprint_source", "footprint_note", "camera", "keypoints_path",
-                "n_keypoints", "extractor", "extractor_params", "note")
+IMAGE_FIELDS = schema.IMAGE_FIELDS
 JOB_FIELDS = ("path", "state", "attempts", "error_kind", "error_type", "last_error", "traceback", "log", "size",
               "mtime", "worker")
 
