@@ -3,8 +3,18 @@
 ``ImageAdder`` (and ``InputDirectoryError``) are imported on first use: importing the package, its per-image
 functions (``autocnet_jobs.extractors``) or its read side loads neither Dask's ``distributed`` nor Pyro5.
 """
-from .errors import (AutocnetJobsError, ConfigError, DatabaseUnavailable, ExtractionError, ImageError, NoData,
-                     NoSuchBand, OutputError, UnreadableImage, UnsupportedFormat)
+from .errors import (
+    AutocnetJobsError,
+    ConfigError,
+    DatabaseUnavailable,
+    ExtractionError,
+    ImageError,
+    NoData,
+    NoSuchBand,
+    OutputError,
+    UnreadableImage,
+    UnsupportedFormat,
+)
 
 __all__ = ["ImageAdder", "InputDirectoryError", "AutocnetJobsError", "ConfigError", "DatabaseUnavailable",
            "ImageError", "UnreadableImage", "UnsupportedFormat", "NoData", "NoSuchBand", "ExtractionError",

@@ -229,6 +229,7 @@ def _check_output(output: dict) -> None:
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"output.dir {folder} cannot be created: {exc.strerror}; set it to a writable folder") from None
+        raise ConfigError(f"output.dir {folder} cannot be created: {exc.strerror}; "
+                          "set it to a writable folder") from None
     if not _writable(folder):
         raise ConfigError(f"output.dir {folder} is not writable; set it to a writable folder")

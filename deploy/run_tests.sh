@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test entry point (README, CI): install what is missing, check the import contracts (lint-imports), start a
+# The test entry point (README, CI): install what is missing, lint (ruff check), check the import contracts, start a
 # private PostGIS and a private single-node Slurm, run pytest against them, always stop them, exit with pytest's code.
 # Usage: bash deploy/run_tests.sh [pytest args...]
 # AUTOCNET_KEEP_RUNDIR=1 keeps the run dir (logs, data) after the run.
@@ -24,7 +24,9 @@ fi
 
 bash deploy/install.sh
 
-# The import contracts (setup.cfg, [importlinter]) before anything is started: a broken one fails the run.
+# Lint (pyproject.toml, [tool.ruff]) and the import contracts (setup.cfg, [importlinter]) before anything is
+# started: either failing fails the run.
+.venv/bin/ruff check
 .venv/bin/lint-imports
 
 RUNDIR="$(mktemp -d /tmp/autocnet-ci.XXXXXX)"

@@ -21,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ..errors import AutocnetJobsError, DatabaseUnavailable
-from .schema import IMAGE_FIELDS
 from .exports.geojson import to_geojson  # noqa: F401 - part of the read side, as before
+from .schema import IMAGE_FIELDS
 from .store.base import safe_url  # noqa: F401 - also for the views (report)
 
 # Image columns a query returns (the camera and the footprint are selected on their own): the record's fields

@@ -6,8 +6,20 @@ virtual table (kept in step by triggers) indexes, since pip-installed Python can
 """
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, Text,
-                        func)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
 
 from ..extractors.record import RECORD_KEYS
 

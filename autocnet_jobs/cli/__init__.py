@@ -193,8 +193,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from ..catalogue import queries
     from ..adder import ImageAdder
+    from ..catalogue import queries
 
     cfg = _config(args)
     url = cfg["database"]["url"]

@@ -14,10 +14,10 @@ import os
 import queue
 import socket
 import threading
-from typing import Any, Callable
+from typing import Any
 
-import Pyro5.api
 import Pyro5
+import Pyro5.api
 import Pyro5.errors
 import Pyro5.server
 

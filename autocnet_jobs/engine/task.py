@@ -9,8 +9,8 @@ from __future__ import annotations
 import traceback
 from typing import Callable
 
-from . import callbacks
 from ..errors import error_kind
+from . import callbacks
 
 ProcessFn = Callable[[str, dict], dict]
 

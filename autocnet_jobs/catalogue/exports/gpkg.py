@@ -149,7 +149,8 @@ def _spatial_index(con: sqlite3.Connection, table: str, geoms: list) -> None:
     box = "NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)"
     has, empty = "(NEW.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom))", "(NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))"
     for name, when, body in (
-            ("insert", f"AFTER INSERT ON \"{table}\" WHEN {has}", f"INSERT OR REPLACE INTO \"{rtree}\" VALUES ({box});"),
+            ("insert", f"AFTER INSERT ON \"{table}\" WHEN {has}",
+             f"INSERT OR REPLACE INTO \"{rtree}\" VALUES ({box});"),
             ("update1", f"AFTER UPDATE OF geom ON \"{table}\" WHEN OLD.fid = NEW.fid AND {has}",
              f"INSERT OR REPLACE INTO \"{rtree}\" VALUES ({box});"),
             ("update2", f"AFTER UPDATE OF geom ON \"{table}\" WHEN OLD.fid = NEW.fid AND {empty}",

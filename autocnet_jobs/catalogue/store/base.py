@@ -2,8 +2,8 @@
 only by the writer process.
 
 ``open_store(url)`` (in :mod:`autocnet_jobs.catalogue.store`) picks the backend from the URL. Both backends take
-the same plain records (the dicts ``process_image`` returns) and job rows, and write a batch in one transaction, upserting on the path, so a
-batch re-sent after a crash or a lost connection leaves one row per image.
+the same plain records (the dicts ``process_image`` returns) and job rows, and write a batch in one transaction,
+upserting on the path, so a batch re-sent after a crash or a lost connection leaves one row per image.
 """
 from __future__ import annotations
 

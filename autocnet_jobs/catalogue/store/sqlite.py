@@ -60,5 +60,6 @@ _SQLITE_RTREE = (
        BEGIN DELETE FROM images_rtree WHERE id = old.id;
              INSERT INTO images_rtree SELECT new.id, new.minx, new.maxx, new.miny, new.maxy WHERE new.minx IS NOT NULL;
        END""",
-    "CREATE TRIGGER IF NOT EXISTS images_rtree_del AFTER DELETE ON images BEGIN DELETE FROM images_rtree WHERE id = old.id; END",
+    "CREATE TRIGGER IF NOT EXISTS images_rtree_del AFTER DELETE ON images "
+    "BEGIN DELETE FROM images_rtree WHERE id = old.id; END",
 )
