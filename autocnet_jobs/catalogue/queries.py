@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from ..errors import AutocnetJobsError, DatabaseUnavailable
 from .exports.geojson import to_geojson  # noqa: F401 - part of the read side, as before
-from .schema import IMAGE_FIELDS
+from .schema import IMAGE_FIELDS, JOB_STATES, JobState  # noqa: F401 - JobState: the job states, for the views
 from .store.base import safe_url  # noqa: F401 - also for the views (report)
 
 # Image columns a query returns (the camera and the footprint are selected on their own): the record's fields
@@ -106,7 +106,7 @@ def is_postgis(url: str) -> bool:
 
 def job_counts(url: str) -> dict[str, int]:
     """Jobs by state (queued, running, done, failed) as the run last recorded them."""
-    counts = {"queued": 0, "running": 0, "done": 0, "failed": 0}
+    counts = {state: 0 for state in JOB_STATES}
     with connect(url) as conn:
         if not _has_table(conn, "jobs"):
             return counts

@@ -6,6 +6,8 @@ virtual table (kept in step by triggers) indexes, since pip-installed Python can
 """
 from __future__ import annotations
 
+from enum import Enum
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -25,6 +27,26 @@ from ..extractors.record import RECORD_KEYS
 
 SCHEMA_VERSION = 4  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB).
 # 4: Earth footprints in geodetic WGS84 (EPSG:4326), no longer planetocentric (IAU_2015:39900)
+
+class JobState(str, Enum):
+    """A job's state. The jobs table keeps all but ``writing`` (a record on its way to the writer is ``queued``
+    there); ``done`` and ``failed`` are terminal. Compare members, or ``.value`` where a string is wanted."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    WRITING = "writing"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED)
+
+
+# The states of the jobs table (``JobState.WRITING`` is stored as queued) and those still to finish.
+JOB_STATES = tuple(s.value for s in JobState if s is not JobState.WRITING)
+ACTIVE_STATES = tuple(s.value for s in JobState if not s.terminal)
+
 
 # The record's fields the images table keeps as they are (its footprint is stored from footprint_wkb).
 IMAGE_FIELDS = tuple(k for k in RECORD_KEYS if k != "footprint_wkb")
@@ -86,7 +108,7 @@ def build_metadata(postgis: bool) -> MetaData:
     Table(
         "jobs", md,
         Column("path", Text, primary_key=True),
-        Column("state", String(16), nullable=False),  # queued | running | done | failed
+        Column("state", String(16), nullable=False),  # JOB_STATES
         Column("attempts", Integer, nullable=False, default=0),
         Column("error_kind", String(32)),
         Column("error_type", String(64)),
@@ -100,5 +122,3 @@ def build_metadata(postgis: bool) -> MetaData:
     Table("schema_info", md, Column("version", Integer, primary_key=True))
     return md
 
-
-JOB_STATES = ("queued", "running", "done", "failed")

@@ -1,10 +1,10 @@
-"""The JobTracker: the one place where job state and the retry policy live.
+"""The JobTracker: the shell around the retry policy (:mod:`.policy`), where job state lives.
 
 One thread owns all state. It consumes callback events (from the Pyro5 daemon), future completions (from
-Dask) and acknowledgements (from the writer process), and decides: hand a record to the writer, resubmit a
-failed attempt, or give a job up after ``cluster.maxfailures`` failures. Exceptions, worker deaths and
-timeouts each count once; the count never resets within a run. Every attempt has its own Dask key, and
-events for an attempt that is no longer current (a timed-out task that reports late) are ignored.
+Dask), acknowledgements (from the writer process) and its own clock, turns each into a typed policy event, and
+carries out what :func:`.policy.decide` answers: hand a record to the writer, launch an attempt, save a row,
+cancel or stop a task. Every attempt has its own Dask key, and events for an attempt that is no longer current
+(a timed-out task that reports late) are ignored.
 """
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import uuid
 from typing import Any, Callable
 
 from .. import errors
+from ..catalogue.schema import JobState
 from ..catalogue.writer import WriterProcess
-from .job import PERMANENT_KINDS, TERMINAL, Job, catalogue_job, worker_label
+from . import policy
+from .job import TERMINAL, Job, catalogue_job
 from .task import TASK_PREFIX, run_job
 from .watchdog import Watchdog
 from .writer_link import WriterLink
@@ -41,11 +43,11 @@ class JobTracker(WriterLink):
         self.settings = settings
         self.uri, self._token = uri, token
         self.process = process
-        self.maxfailures: int = cfg["cluster"]["maxfailures"]
-        self.job_timeout: float | None = cfg["cluster"]["job_timeout"]
+        self.rules = policy.Rules(cfg["cluster"]["maxfailures"], cfg["cluster"]["job_timeout"], MAX_REQUEUES)
         self.events = events
         self.jobs: dict[str, Job] = {}
-        self._by_attempt: dict[str, str] = {}
+        self._by_attempt: dict[str, str] = {}  # attempt key -> path, for the attempts still current
+        self._futures: dict[str, Any] = {}  # attempt key -> its Dask future
         self._unacked: dict[str, dict] = {}
         self._pending_records: list[dict] = []
         self._pending_rows: list[dict] = []
@@ -72,7 +74,7 @@ class JobTracker(WriterLink):
                 if job is not None and (job.state not in TERMINAL or not force):
                     continue
                 # A fresh failure budget, but the history of earlier attempts stays readable.
-                history = job.errors if job is not None else []
+                history = list(job.errors) if job is not None else []
                 self.jobs[path] = job = Job(path, size, mtime, errors=history)
                 self._pending_rows.append(job.row())
                 launch.append(job)
@@ -92,12 +94,12 @@ class JobTracker(WriterLink):
     def skipped(self) -> dict[str, str]:
         """``{path: "done" | "failed"}`` of the images not run because the catalogue already held them."""
         with self.lock:
-            return {p: j.state for p, j in self.jobs.items() if j.from_catalogue}
+            return {p: j.state.value for p, j in self.jobs.items() if j.from_catalogue}
 
     def retry_failed(self) -> list[str]:
         """Resubmit every failed job with a fresh failure budget."""
         with self.lock:
-            failed = [(j.path, j.size, j.mtime) for j in self.jobs.values() if j.state == "failed"]
+            failed = [(j.path, j.size, j.mtime) for j in self.jobs.values() if j.state is JobState.FAILED]
             return self.submit(failed, force=True)
 
     def known(self, timeout: float = 600.0) -> dict[str, dict]:
@@ -141,18 +143,18 @@ class JobTracker(WriterLink):
 
     def status(self) -> dict[str, bool | int]:
         with self.lock:
-            return {p: True if j.state == "done" else j.failures for p, j in self.jobs.items()}
+            return {p: True if j.state is JobState.DONE else j.failures for p, j in self.jobs.items()}
 
     def counts(self) -> dict[str, int]:
-        out = {"queued": 0, "running": 0, "writing": 0, "done": 0, "failed": 0}
+        out = {s.value: 0 for s in JobState}
         with self.lock:
             for j in self.jobs.values():
-                out[j.state] += 1
+                out[j.state.value] += 1
         return out
 
     def failed(self) -> list[str]:
         with self.lock:
-            return sorted(p for p, j in self.jobs.items() if j.state == "failed")
+            return sorted(p for p, j in self.jobs.items() if j.state is JobState.FAILED)
 
     def failure(self, path: str) -> dict | None:
         with self.lock:
@@ -161,7 +163,7 @@ class JobTracker(WriterLink):
                 return None
             last = job.errors[-1]
             # "failures": the failure count, as job_status and info() call it; "attempts" its older name here
-            return {"path": path, "state": job.state, "failures": job.failures, "attempts": job.failures,
+            return {"path": path, "state": job.state.value, "failures": job.failures, "attempts": job.failures,
                     "kind": last["kind"],
                     "type": last.get("type"), "message": last.get("message"), "traceback": last.get("traceback"),
                     "worker": last.get("worker", {}), "log": last.get("log"), "history": list(job.errors)}
@@ -172,7 +174,7 @@ class JobTracker(WriterLink):
             job = self.jobs.get(path)
             if job is None:
                 return None
-            return {"path": path, "state": job.state, "failures": job.failures, "worker": dict(job.worker),
+            return {"path": path, "state": job.state.value, "failures": job.failures, "worker": dict(job.worker),
                     "log": self.backend.worker_log(job.worker) if job.worker else None,
                     "history": list(job.errors), "requeues": job.requeues}
 
@@ -220,40 +222,44 @@ class JobTracker(WriterLink):
         if job is None:
             return
         if kind == "started":
-            # A start from another worker for an attempt already running (the same worker re-sending after a
-            # dropped connection is not one).
-            moved = (job.worker.get("address"), job.worker.get("pid")) != (event[2].get("address"), event[2].get("pid"))
-            if job.state == "running" and moved and self._rerun_by_dask(job):
-                return
-            job.state, job.started_at, job.worker = "running", time.monotonic(), event[2]
-            self._pending_rows.append(job.row())
+            self._apply(job, policy.Started(event[2], time.monotonic(), *self._stamp(job)))
         elif kind == "succeeded":
-            if self.db_error:
-                self._count(job, self._db_error())
-                self._give_up(job)
-                return
-            record = dict(event[2], path=job.path, _attempts=job.failures + 1, _worker=worker_label(job.worker))
-            job.state = "writing"
-            self._unacked[job.path] = record
-            self._pending_records.append(record)
+            self._apply(job, policy.Abandoned(self._db_error(), *self._stamp(job)) if self.db_error
+                        else policy.Succeeded(event[2]))
         elif kind == "failed":
-            self._fail(job, event[2])
+            self._apply(job, policy.Failed(event[2], *self._stamp(job)))
         elif kind == "done":
-            self._future_done(job, event[2])
+            future = event[2]
+            exc = future.exception() if future.status == "error" else None
+            self._apply(job, policy.FutureDone(future.status, type(exc).__name__ if future.status == "error" else None,
+                                               str(exc) if exc is not None else "", *self._stamp(job)))
 
-    def _rerun_by_dask(self, job: Job) -> bool:
-        """A second start of the same attempt: its worker left the cluster in a way Dask does not count (a
-        graceful close) and Dask started it again elsewhere. Our policy counts it as the worker death it was.
-        True when that used up the job's budget (the job is then failed and the re-run ignored)."""
-        self._count(job, {"kind": errors.WORKER_DIED, "type": "WorkerLeft",
-                          "message": "the worker running this job left the cluster; Dask started it again"})
-        if job.failures < self.maxfailures:
-            return False
-        fut = job.future
-        self._give_up(job)
-        if fut is not None:
-            fut.cancel()
-        return True
+    def _stamp(self, job: Job) -> tuple[float, str | None]:
+        """When, and where the log of the job's current worker is: what a failure counted now records."""
+        return time.time(), (self.backend.worker_log(job.worker) if job.worker else None)
+
+    def _apply(self, old: Job, event) -> Job:
+        """Feed ``event`` to the policy and carry out its actions; the job as it then is."""
+        job, actions = policy.decide(old, event, self.rules)
+        future = self._futures.get(old.attempt) if old.attempt else None
+        if old.attempt and job.attempt != old.attempt:  # that attempt is over: its late events are ignored
+            self._by_attempt.pop(old.attempt, None)
+            self._futures.pop(old.attempt, None)
+        self.jobs[job.path] = job
+        for action in actions:
+            if isinstance(action, policy.Launch):
+                job = self._launch(job)
+            elif isinstance(action, policy.SaveRow):
+                self._pending_rows.append(job.row())
+            elif isinstance(action, policy.Write):
+                self._unacked[job.path] = action.record
+                self._pending_records.append(action.record)
+            elif isinstance(action, policy.Cancel):
+                if future is not None:
+                    future.cancel()
+            elif isinstance(action, policy.StopHung):
+                self.watchdog.stop_hung(dict(action.worker), future)
+        return job
 
     def _current(self, attempt: str) -> Job | None:
         path = self._by_attempt.get(attempt)
@@ -261,51 +267,6 @@ class JobTracker(WriterLink):
         if job is None or job.attempt != attempt or job.state in TERMINAL:
             return None
         return job
-
-    def _future_done(self, job: Job, future) -> None:
-        self._by_attempt.pop(job.attempt, None)
-        job.future = None
-        if job.state not in ("queued", "running"):
-            return  # its callback already decided the outcome
-        if future.status == "error":
-            exc = future.exception()
-            if type(exc).__name__ == "KilledWorker" and job.state == "queued" and job.requeues < MAX_REQUEUES:
-                # It died with a worker before it started (e.g. sent to a worker being restarted): the image
-                # is not to blame, so it goes back in the queue without a failure (bounded, in case it is).
-                job.requeues += 1
-                self._launch(job)
-                return
-            if type(exc).__name__ == "KilledWorker":
-                error = {"kind": errors.WORKER_DIED, "type": "KilledWorker",
-                         "message": f"the worker running this job died ({exc})"}
-            else:
-                error = {"kind": errors.CALLBACK_ERROR, "type": type(exc).__name__,
-                         "message": f"the job could not report back: {exc}"}
-        elif future.status == "cancelled":
-            error = {"kind": errors.WORKER_DIED, "type": "CancelledError", "message": "the task was cancelled"}
-        else:
-            error = {"kind": errors.UNEXPECTED, "type": "NoCallback", "message": "the task ended without reporting"}
-        self._fail(job, error)
-
-    def _count(self, job: Job, error: dict) -> None:
-        job.failures += 1
-        job.errors.append(dict(error, attempt=job.failures, worker=dict(job.worker), time=time.time(),
-                               log=self.backend.worker_log(job.worker) if job.worker else None))
-
-    def _fail(self, job: Job, error: dict) -> None:
-        self._count(job, error)
-        if job.attempt:
-            self._by_attempt.pop(job.attempt, None)
-        if error.get("kind") in PERMANENT_KINDS or job.failures >= self.maxfailures:
-            self._give_up(job)
-        else:
-            self._launch(job)
-            self._pending_rows.append(job.row())
-
-    def _give_up(self, job: Job) -> None:
-        self._by_attempt.pop(job.attempt, None)
-        job.state, job.attempt, job.future = "failed", None, None
-        self._pending_rows.append(job.row())
 
     def _launch_many(self, jobs: list[Job]) -> None:
         """Like :meth:`_launch` for each job, in one ``client.map``: one graph update for the scheduler, and the
@@ -316,57 +277,50 @@ class JobTracker(WriterLink):
             return
         keys = [f"{TASK_PREFIX}-{uuid.uuid4().hex}" for _ in jobs]
         for job, key in zip(jobs, keys):
-            job.attempt, job.state, job.started_at, job.worker = key, "queued", None, {}
+            self.jobs[job.path] = policy.launched(job, key)
             self._by_attempt[key] = job.path
         n = len(jobs)
         futures = self.client.map(run_job, [j.path for j in jobs], [self.settings] * n, keys, [self.uri] * n,
                                   [self._token] * n, [self.process] * n, key=keys, pure=False)
         callbacks = []
-        for job, key, fut in zip(jobs, keys, futures):
-            job.future = fut
+        for key, fut in zip(keys, futures):
+            self._futures[key] = fut
             callbacks.append((fut, lambda f, k=key: self.events.put(("done", k, f))))
         # Registered from the client's event loop in one go: from this thread each add_done_callback wakes the
         # loop (a socket write and a GIL hand-over, ~0.15 ms: most of add_images' time for 10k images).
         self.client.loop.add_callback(_add_done_callbacks, callbacks)
 
-    def _launch(self, job: Job) -> None:
+    def _launch(self, job: Job) -> Job:
         key = f"{TASK_PREFIX}-{uuid.uuid4().hex}"
-        job.attempt, job.state, job.started_at, job.worker = key, "queued", None, {}
+        self.jobs[job.path] = job = policy.launched(job, key)
         self._by_attempt[key] = job.path
         fut = self.client.submit(run_job, job.path, self.settings, key, self.uri, self._token, self.process,
                                  key=key, pure=False)
-        job.future = fut
+        self._futures[key] = fut
         fut.add_done_callback(lambda f, k=key: self.events.put(("done", k, f)))
+        return job
 
     def _tick(self) -> None:
-        now = time.monotonic()
-        if self.job_timeout:
-            for job in list(self.jobs.values()):
-                if job.state == "running" and job.started_at and now - job.started_at > self.job_timeout:
-                    self._stop_hung(job)
-                    self._fail(job, {"kind": errors.TIMEOUT, "type": "JobTimeout",
-                                     "message": f"no result within cluster.job_timeout={self.job_timeout} s"})
+        if self.rules.job_timeout:
+            now = time.monotonic()
+            for job in [j for j in self.jobs.values() if j.state is JobState.RUNNING]:
+                self._apply(job, policy.Tick(now, *self._stamp(job)))
         if not self.writer.alive() and not self.db_error:
             self._restart_writer()
 
-    def _stop_hung(self, job: Job) -> None:
-        fut, job.future = job.future, None
-        self.watchdog.stop_hung(job.worker, fut)
-
     def _has_live_jobs(self) -> bool:
         # From the watchdog's thread, without the lock: list() copies the values in one step under the GIL.
-        return any(j.state in ("queued", "running") for j in list(self.jobs.values()))
+        return any(j.state in (JobState.QUEUED, JobState.RUNNING) for j in list(self.jobs.values()))
 
     def _shutdown(self) -> None:
-        live = [j for j in self.jobs.values() if j.state in ("queued", "running")]
-        futures = [j.future for j in live if j.future is not None]
+        live = [j for j in self.jobs.values() if j.state in (JobState.QUEUED, JobState.RUNNING)]
+        futures = [self._futures[j.attempt] for j in live if j.attempt in self._futures]
         if futures:
             try:
                 self.client.cancel(futures)
             except Exception:  # noqa: BLE001 - the cluster may already be gone
                 pass
-        for job in live:
-            job.future = None
+        self._futures.clear()
         self.watchdog.close()  # sends a worker exit still in flight: it would race with closing the cluster
         self._flush_to_writer()
         self.writer.stop()

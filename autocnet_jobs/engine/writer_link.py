@@ -10,7 +10,9 @@ import logging
 import queue
 
 from .. import errors
+from ..catalogue.schema import JobState
 from ..catalogue.writer import WriterProcess
+from . import policy
 from .job import TERMINAL
 
 log = logging.getLogger("autocnet_jobs.engine.tracker")
@@ -29,9 +31,9 @@ class WriterLink:
             # The same records keep killing the writer: fail their jobs instead of looping forever.
             for path in list(self._unacked):
                 job = self.jobs[path]
-                self._count(job, {"kind": errors.DB_WRITE, "type": "WriterDied",
-                                  "message": "the database writer died repeatedly while writing this image"})
-                self._give_up(job)
+                self._apply(job, policy.Abandoned({"kind": errors.DB_WRITE, "type": "WriterDied", "message": "the "
+                                                   "database writer died repeatedly while writing this image"},
+                                                  *self._stamp(job)))
             self._unacked.clear()
         log.warning("database writer died; restarting it and re-sending %d unacknowledged records",
                     len(self._unacked))
@@ -41,7 +43,8 @@ class WriterLink:
         self._pending_records = list(self._unacked.values())
         # Rows the dead writer may not have written: jobs of this run not done. A done job's row was committed
         # with its record; a skipped job's row is the catalogue's own (re-sending would wipe attempts, worker).
-        self._pending_rows = [j.row() for j in self.jobs.values() if not j.from_catalogue and j.state != "done"]
+        self._pending_rows = [j.row() for j in self.jobs.values()
+                              if not j.from_catalogue and j.state is not JobState.DONE]
         for req in self._known_waiters:  # questions the dead writer may not have answered
             self.writer.send(("known", req))
 
@@ -65,15 +68,14 @@ class WriterLink:
             for path in msg[1]:
                 self._unacked.pop(path, None)
                 job = self.jobs.get(path)
-                if job is not None and job.state == "writing":
-                    self._by_attempt.pop(job.attempt, None)
-                    job.state, job.attempt, job.future = "done", None, None
+                if job is not None:
+                    self._apply(job, policy.Committed())
         elif kind == "rejected":
             for path, message in msg[1]:
                 self._unacked.pop(path, None)
                 job = self.jobs.get(path)
-                if job is not None and job.state == "writing":
-                    self._fail(job, {"kind": errors.DB_WRITE, "type": "DatabaseError", "message": message})
+                if job is not None:
+                    self._apply(job, policy.Rejected(message, *self._stamp(job)))
         elif kind == "known":
             waiter = self._known_waiters.pop(msg[1], None)
             if waiter:
@@ -100,10 +102,9 @@ class WriterLink:
                   sum(j.state not in TERMINAL for j in self.jobs.values()))
         self.db_error = f"the database writer cannot continue: {message}"
         live = [j for j in self.jobs.values() if j.state not in TERMINAL]
-        futures = [j.future for j in live if j.future is not None]
+        futures = [self._futures[j.attempt] for j in live if j.attempt in self._futures]
         for job in live:
-            self._count(job, self._db_error())
-            self._give_up(job)
+            self._apply(job, policy.Abandoned(self._db_error(), *self._stamp(job)))
         self._unacked.clear()
         if futures:
             try:

@@ -58,10 +58,12 @@ def catalogue_entries(url: str, body: str | None = None) -> list[dict[str, Any]]
 
 def status_of(entry: dict[str, Any]) -> str:
     """done | failed | pending | no footprint: the colour an entry gets."""
-    state = entry.get("state") or "done"
-    if state == "failed":
+    from ..catalogue.queries import JobState
+
+    state = JobState(entry.get("state") or "done")
+    if state is JobState.FAILED:
         return "failed"
-    if state in ("queued", "running", "writing"):
+    if not state.terminal:
         return "pending"
     return "done" if _footprint(entry) is not None else "no footprint"
 

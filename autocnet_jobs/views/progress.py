@@ -14,9 +14,10 @@ import threading
 import time
 from typing import Any, TextIO
 
+from ..catalogue.queries import JobState
 from ..errors import AutocnetJobsError
 
-ACTIVE = ("queued", "running", "writing")
+ACTIVE = tuple(s.value for s in JobState if not s.terminal)  # queued, running, writing
 
 
 class ProgressBar:
