@@ -344,6 +344,9 @@ def test_worker_jobs_that_never_start_are_not_resubmitted_for_ever(slurm_env, tm
     with ImageAdder(cfg, quiet=True) as ia:
         be = backend(ia)
         error = wait_for(lambda: be.error, 90, "the backend giving up on stillborn worker jobs")
+        # The other slot's job may have been submitted just before the give-up and write its log only when it
+        # starts: let the run's jobs end before counting what was submitted.
+        wait_for(lambda: ids_gone(be.job_ids()), 60, "the last stillborn worker jobs ending")
         submitted = sorted((tmp_path / "logs").glob("*.err"))
         time.sleep(3 * SlurmBackend.check_interval)
         assert sorted((tmp_path / "logs").glob("*.err")) == submitted  # no more submissions
