@@ -22,8 +22,9 @@ Every value is a plain str / int / float / list / dict / None, so the dict goes 
 
 ``pixel_to_lonlat(camera, x, y)`` evaluates an ``"affine"`` or sensor model: ``x`` = column, ``y`` = row, in pixels,
 with (0, 0) the **centre** of the top-left pixel (the OpenCV / keypoint convention; GDAL's geotransform puts
-(0, 0) at the pixel's corner, so 0.5 is added here). It returns planetocentric, east-positive lon and lat in
-degrees, lon in [-180, 180] - the footprint's conventions - or None for a model it cannot evaluate.
+(0, 0) at the pixel's corner, so 0.5 is added here). It returns east-positive lon and lat in degrees, lon
+in [-180, 180], latitude planetocentric (geodetic WGS84 on Earth) - the footprint's conventions - or None for a
+model it cannot evaluate.
 
 Camera plug-ins
 ---------------
@@ -169,8 +170,8 @@ def _transformer(crs_wkt: str) -> LonLatTransformer:
 def pixel_to_lonlat(camera: dict, x, y) -> tuple[np.ndarray, np.ndarray] | None:
     """(lon, lat) in degrees for pixel coordinates x (column), y (row); None when the model can't say.
 
-    (0, 0) is the centre of the top-left pixel. Longitude is in [-180, 180], latitude planetocentric;
-    NaN where the projection has no answer.
+    (0, 0) is the centre of the top-left pixel. Longitude is in [-180, 180], latitude planetocentric
+    (geodetic WGS84 on Earth); NaN where the projection or camera has no answer.
     """
     if is_sensor(camera):
         return sensor_for(camera).image_to_ground(np.asarray(y, float), np.asarray(x, float))
