@@ -146,20 +146,23 @@ def _no_model_reason(ds, path: str) -> str:
     names = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
     plugins = (f"no installed camera plug-in ({', '.join(names)}) handled it" if names else
                f"no camera plug-in is installed (entry point group {ENTRY_POINT_GROUP!r})")
+    return f"{georeference_problem(ds, path)}; {plugins}"
+
+
+def georeference_problem(ds, path: str) -> str:
+    """What an image lacks for an affine model, in a phrase (the camera's and the footprint's reason)."""
+    if ds.crs is not None:
+        return "the image has a CRS but no geotransform"
+    if not ds.transform.is_identity:
+        return "the image has a geotransform but no CRS"
+    if ds.gcps and ds.gcps[0]:
+        return "the image has only ground control points, which are not used"
+    if ds.rpcs is not None:
+        return "the image has RPCs but no geotransform or CRS; RPCs are not used"
     label = isis3_label(path)
     if label is not None and label.find("Kernels") is not None:
-        kind = "a level-1 ISIS cube (SPICE attached) without georeferencing"
-    elif ds.rpcs is not None:
-        kind = "the image has RPCs but no geotransform or CRS"
-    elif ds.gcps and ds.gcps[0]:
-        kind = "the image has only ground control points"
-    elif ds.crs is not None:
-        kind = "the image has a CRS but no geotransform"
-    elif not ds.transform.is_identity:
-        kind = "the image has a geotransform but no CRS"
-    else:
-        kind = "the image has no georeferencing"
-    return f"{kind}; {plugins}"
+        return "a level-1 ISIS cube (SPICE attached) without georeferencing"
+    return "the image has no georeferencing"
 
 
 @functools.lru_cache(maxsize=32)

@@ -45,7 +45,7 @@ from shapely.geometry import MultiPolygon, Polygon, box, shape
 from .antimeridian import clean, cover_pole_gaps, normalise, polygons, ring_region
 from .bodies import body_of
 from .camera_footprint import camera_footprint, iou
-from .cameras import is_sensor, sensor_for
+from .cameras import georeference_problem, is_sensor, sensor_for
 from .isis_polygon import isis_footprint
 from .labels import isis3_label
 from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_size_degrees, pixel_to_native
@@ -136,19 +136,11 @@ def _join(*notes: str | None) -> str | None:
 
 
 def _no_georeference_reason(ds, path: str, camera: dict | None = None) -> str:
-    if ds.crs is not None:
-        return f"{NO_CAMERA} (the image has a CRS but no geotransform)"
-    if not ds.transform.is_identity:
-        return f"{NO_CAMERA} (the image has a geotransform but no CRS)"
-    if ds.gcps and ds.gcps[0]:
-        return f"{NO_CAMERA} (the image has only ground control points, which are not used for footprints)"
-    if ds.rpcs is not None:
-        return f"{NO_CAMERA} (the image has only RPCs, which are not used for footprints)"
+    why = georeference_problem(ds, path)
     label = isis3_label(path)
     if label is not None and label.find("Kernels") is not None:
-        why = _reason(camera) or "no camera model"
-        return f"{NO_CAMERA} (level-1 ISIS cube: {why}; run ISIS footprintinit, or install a camera plug-in)"
-    return NO_CAMERA
+        why += f": {_reason(camera) or 'no camera model'}; run ISIS footprintinit, or install a camera plug-in"
+    return f"{NO_CAMERA} ({why})"
 
 
 # --- tracing the valid-data boundary -------------------------------------------------------------------
