@@ -18,8 +18,10 @@ TASK_PREFIX = "process_image"
 
 
 def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
-            process: ProcessFn | None = None) -> str:
-    """Process ``path`` and report the outcome for ``attempt``. Returns "succeeded" or "failed"."""
+            process: ProcessFn | None = None, callback_tls: dict | None = None) -> str:
+    """Process ``path`` and report the outcome for ``attempt``. Returns "succeeded" or "failed".
+    ``callback_tls``: the callback channel's TLS settings (None: plain TCP), passed on to :func:`callbacks.call`."""
+    tls = {"tls": callback_tls} if callback_tls is not None else {}
     # Imports (OpenCV, GDAL) come before "started": the first task on a fresh worker must not spend its
     # cluster.job_timeout importing. An import error is still reported as this job's failure.
     setup_error: BaseException | None = None
@@ -28,7 +30,7 @@ def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
             from ..extractors.pipeline import process_image as process
     except Exception as exc:  # noqa: BLE001
         setup_error = exc
-    callbacks.call(uri, token, "started", attempt, callbacks.worker_info())
+    callbacks.call(uri, token, "started", attempt, callbacks.worker_info(), **tls)
     try:
         if setup_error is not None:
             raise setup_error
@@ -36,9 +38,9 @@ def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
     except Exception as exc:  # noqa: BLE001 - every error is reported, typed when it is an ImageError
         error = {"kind": error_kind(exc), "type": type(exc).__name__, "message": str(exc) or repr(exc),
                  "traceback": traceback.format_exc(limit=20)}
-        callbacks.call(uri, token, "failed", attempt, error)
+        callbacks.call(uri, token, "failed", attempt, error, **tls)
         return "failed"
-    callbacks.call(uri, token, "succeeded", attempt, record)
+    callbacks.call(uri, token, "succeeded", attempt, record, **tls)
     return "succeeded"
 
 

@@ -36,13 +36,14 @@ def _add_done_callbacks(pairs: list[tuple[Any, Callable]]) -> None:
 
 class JobTracker(WriterLink):
     def __init__(self, cfg: dict, client, backend, writer: WriterProcess, settings: dict, uri: str, token: str,
-                 events: "queue.Queue[tuple]", process: Callable | None = None):
+                 events: "queue.Queue[tuple]", process: Callable | None = None, callback_tls: dict | None = None):
         self.cfg = cfg
         self.client = client
         self.backend = backend
         self.settings = settings
         self.uri, self._token = uri, token
         self.process = process
+        self.callback_tls = callback_tls  # the callback channel's TLS settings for the tasks (None: plain TCP)
         self.rules = policy.Rules(cfg["cluster"]["maxfailures"], cfg["cluster"]["job_timeout"], MAX_REQUEUES)
         self.events = events
         self.jobs: dict[str, Job] = {}
@@ -281,7 +282,8 @@ class JobTracker(WriterLink):
             self._by_attempt[key] = job.path
         n = len(jobs)
         futures = self.client.map(run_job, [j.path for j in jobs], [self.settings] * n, keys, [self.uri] * n,
-                                  [self._token] * n, [self.process] * n, key=keys, pure=False)
+                                  [self._token] * n, [self.process] * n, key=keys, pure=False,
+                                  callback_tls=self.callback_tls)
         callbacks = []
         for key, fut in zip(keys, futures):
             self._futures[key] = fut
@@ -295,7 +297,7 @@ class JobTracker(WriterLink):
         self.jobs[job.path] = job = policy.launched(job, key)
         self._by_attempt[key] = job.path
         fut = self.client.submit(run_job, job.path, self.settings, key, self.uri, self._token, self.process,
-                                 key=key, pure=False)
+                                 key=key, pure=False, callback_tls=self.callback_tls)
         self._futures[key] = fut
         fut.add_done_callback(lambda f, k=key: self.events.put(("done", k, f)))
         return job
