@@ -9,7 +9,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 # System packages the services need; installed only when missing (CI starts on a fresh machine).
-APT_PACKAGES=(munge slurmctld slurmd slurm-client postgresql-15 postgresql-15-postgis-3 chromium)
+APT_PACKAGES=(munge slurmctld slurmd slurm-client postgresql-15 postgresql-15-postgis-3 chromium gdal-bin)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
