@@ -48,11 +48,14 @@ class ImageAdder:
         self._writer: WriterProcess | None = None
         _main_spawnable()
         try:
-            self._backend = make_backend(self.config["cluster"])  # not started yet: nothing to stop
+            self._backend = make_backend(self.config["cluster"])  # not started yet: only its credentials to remove
             pyro = self.config["pyro"]
             host = pyro["host"] or self._backend.callback_host()
+            credentials = self._backend.credentials()  # the run's TLS files (cluster.security), None for none
             self._server = CallbackServer(self._events, self._token, host=host, port=pyro["port"],
-                                          max_message_size=pyro["max_message_size"])
+                                          max_message_size=pyro["max_message_size"],
+                                          tls=credentials.files() if credentials else None,
+                                          tls_on_loopback=pyro["tls"] == "always")
             if not quiet:
                 print(f"Callback URI: {self._server.uri}")
                 print("Pyro daemon running.")
@@ -62,7 +65,8 @@ class ImageAdder:
             client = self._backend.start()
             self._tracker = JobTracker(self.config, client, self._backend, self._writer,
                                        config_mod.job_settings(self.config),
-                                       self._server.uri, self._token, self._events, process=process)
+                                       self._server.uri, self._token, self._events, process=process,
+                                       callback_tls=self._server.client_tls)
             if not quiet and self.dashboard_link:
                 print(f"Dask dashboard: {self.dashboard_link}")
         except BaseException:

@@ -33,6 +33,7 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
     "cluster.slurm.maximum_jobs": (int,),
     "cluster.slurm.python": (str,),
     "cluster.slurm.log_directory": (str,),
+    "cluster.slurm.shared_temp_directory": (str,),
     "cluster.job_timeout": (int, float),
     "pyro.host": (str,),
     "reading.nodata": (int, float),
@@ -40,7 +41,12 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "cluster.backend": ("local", "slurm", "address"),
+    "pyro.tls": ("auto", "always"),
 }
+# Keys that take either of several types (checked further in _validate).
+_EITHER: dict[str, tuple[type, ...]] = {"cluster.security": (str, Mapping)}
+SECURITY_WORDS = ("auto", "none")
+SECURITY_FILES = {"ca_file": True, "cert": True, "key": False}  # file -> required
 # (The extractor section's rules live with the extractor: features.effective_settings, run by _validate.)
 _POSITIVE = {"cluster.n_workers", "cluster.maxfailures", "database.batch_size", "reading.band",
              "pyro.max_message_size", "cluster.worker_grace"}
@@ -101,6 +107,9 @@ def _merge(base: dict, user: Mapping, prefix: str, source: str) -> None:
         if isinstance(default, dict) and default:
             _merge(default, value, f"{name}.", source)
             continue
+        if name in _EITHER and isinstance(value, Mapping):
+            base[key] = copy.deepcopy(dict(value))
+            continue
         _check_type(name, default, value, source)
         base[key] = copy.deepcopy(value)
 
@@ -112,6 +121,8 @@ def _check_type(name: str, default: Any, value: Any, source: str) -> None:
         raise ConfigError(f"config key {name!r} in {source} may not be null")
     if name in _NULLABLE:
         allowed = _NULLABLE[name]
+    elif name in _EITHER:
+        allowed = _EITHER[name]
     elif isinstance(default, bool):
         allowed = (bool,)
     elif isinstance(default, float):
@@ -153,6 +164,31 @@ def _validate(cfg: dict, source: str) -> None:
     if cfg["cluster"]["backend"] == "address" and not cfg["cluster"]["address"]:
         raise ConfigError(f"cluster.backend is 'address' in {source} but cluster.address is not set")
     _check_database_url(cfg["database"]["url"], source)
+    _check_security(cfg["cluster"]["security"], source)
+    if cfg["pyro"]["tls"] == "always" and cfg["cluster"]["security"] == "none":
+        raise ConfigError(f"pyro.tls is 'always' in {source} but cluster.security is none: TLS needs credentials")
+
+
+def _check_security(value: Any, source: str) -> None:
+    """``auto``, ``none`` or a mapping of readable PEM files (ca_file and cert required, key optional)."""
+    name = f"config key 'cluster.security' in {source}"
+    if isinstance(value, str):
+        if value not in SECURITY_WORDS:
+            raise ConfigError(f"{name} must be auto, none or a mapping of certificate files "
+                              f"({', '.join(SECURITY_FILES)}), got {value!r}")
+        return
+    unknown = sorted(set(value) - set(SECURITY_FILES))
+    if unknown:
+        raise ConfigError(f"{name} has unknown keys {unknown} (known: {', '.join(SECURITY_FILES)})")
+    for key, required in SECURITY_FILES.items():
+        path = value.get(key)
+        if path is None:
+            if required:
+                raise ConfigError(f"{name} needs {key}: the PEM file of the site's "
+                                  f"{'certificate authority' if key == 'ca_file' else 'certificate for this user'}")
+            continue
+        if not isinstance(path, str) or not os.path.isfile(path) or not os.access(path, os.R_OK):
+            raise ConfigError(f"{name}: {key} {path!r} is not a readable file")
 
 
 def _check_database_url(url: str, source: str) -> None:

@@ -1,9 +1,13 @@
 """Connect to a Dask scheduler someone else runs (``cluster.backend: address``)."""
 from __future__ import annotations
 
+from typing import Mapping
+
 from distributed import Client
+from distributed.security import Security
 
 from .base import ClusterBackend
+from .security import Credentials, site_credentials
 
 
 class AddressBackend(ClusterBackend):
@@ -16,8 +20,21 @@ class AddressBackend(ClusterBackend):
         host = self.config["address"].split("://")[-1].rsplit(":", 1)[0].strip("[]")
         return get_ip(host) if host else get_ip()
 
+    def _make_credentials(self, setting: str | Mapping) -> Credentials | None:
+        """A site's files (a mapping) or, with ``auto``, the TLS files of the Dask config (the site's
+        ``distributed.comm.tls.*``, as for any Dask client); this scheduler's credentials are not ours to make."""
+        if isinstance(setting, Mapping):
+            return site_credentials(setting)
+        if setting == "none":
+            return None
+        tls = Security().get_tls_config_for_role("client")
+        if tls.get("ca_file") and tls.get("cert") and "\n" not in tls["ca_file"] + tls["cert"]:
+            return Credentials(ca=tls["ca_file"], cert=tls["cert"], key=tls.get("key"))
+        return None
+
     def _start(self) -> Client:
-        return Client(self.config["address"], timeout=30)
+        # None: Dask's own config (and its security loader) decide, as for any client.
+        return Client(self.config["address"], security=self.security(), timeout=30)
 
     def close(self) -> None:
         # The scheduler and its workers are not ours to stop.

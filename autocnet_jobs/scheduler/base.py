@@ -8,11 +8,18 @@ never takes a queued task down with it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shlex
-from typing import Any, Iterator
+import tempfile
+from typing import Any, Iterator, Mapping
 
 import dask
 from distributed import Client
+from distributed.security import Security
+
+from .security import Credentials, make_run_credentials, site_credentials
+
+log = logging.getLogger(__name__)
 
 # One thread per library in every worker process, whatever the backend: workers are already one process per core,
 # and OpenMP, OpenBLAS and GDAL would otherwise each use every core (OpenCV: extractors.features).
@@ -75,6 +82,8 @@ class ClusterBackend:
         self.client: Client | None = None
         # Set by a backend that finds it cannot start workers; wait() raises it instead of waiting forever.
         self.error: str | None = None
+        self._credentials: Credentials | None = None
+        self._credentials_ready = False
 
     def start(self) -> Client:
         with dask_settings():
@@ -83,6 +92,33 @@ class ClusterBackend:
 
     def _start(self) -> Client:
         raise NotImplementedError
+
+    # ---- TLS (scheduler.security) ----------------------------------------------------------------------------
+    def credentials(self) -> Credentials | None:
+        """The run's TLS files, made on first use: fresh per-run ones (``cluster.security: auto``), the site's
+        (a mapping), or None (``none``: plain TCP, which lets anyone who reaches the scheduler run code as us)."""
+        if not self._credentials_ready:
+            self._credentials_ready = True
+            self._credentials = self._make_credentials(self.config["security"])
+        return self._credentials
+
+    def _make_credentials(self, setting: str | Mapping) -> Credentials | None:
+        if isinstance(setting, Mapping):
+            return site_credentials(setting)
+        if setting == "none":
+            log.warning("cluster.security is none: the Dask scheduler and workers of this run accept anyone who "
+                        "can reach them, and run their code as you; use 'auto' (the default) on a shared machine")
+            return None
+        return make_run_credentials(self.credentials_base())
+
+    def credentials_base(self) -> str:
+        """Where per-run credential folders are made: private temp space (the workers are on this machine)."""
+        return tempfile.gettempdir()
+
+    def security(self) -> Security | None:
+        """Dask's Security for the run's cluster and client; None without TLS."""
+        creds = self.credentials()
+        return creds.security() if creds is not None else None
 
     @property
     def dashboard_link(self) -> str | None:
@@ -127,3 +163,9 @@ class ClusterBackend:
             with contextlib.suppress(Exception):
                 self.cluster.close(timeout=30)
         self.client = self.cluster = None
+        self.remove_credentials()
+
+    def remove_credentials(self) -> None:
+        """Delete the run's own credential files (never a site's); the workers using them are gone by now."""
+        if self._credentials is not None:
+            self._credentials.remove()

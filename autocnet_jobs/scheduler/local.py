@@ -17,13 +17,15 @@ class LocalBackend(ClusterBackend):
     refills_slots = True
 
     def _start(self) -> Client:
+        security = self.security()  # loopback is no protection: every local user can reach it
         self.cluster = LocalCluster(
             n_workers=self.config["n_workers"], threads_per_worker=1, processes=True,
             host="127.0.0.1", dashboard_address=self.config["dashboard_address"],
             silence_logs=40,  # ERROR: worker chatter does not drown the progress bar
             env=dict(THREAD_LIMITS),
+            security=security, protocol="tls://" if security is not None else None,
         )
-        return Client(self.cluster)
+        return Client(self.cluster, security=security)
 
     def callback_host(self) -> str:
         return "127.0.0.1"  # the workers are on this machine: nothing else needs to reach the daemon

@@ -151,10 +151,18 @@ class SlurmBackend(ClusterBackend):
                                        "dashboard_address": self.config["dashboard_address"]}
         if s["interface"]:
             kwargs["scheduler_options"]["interface"] = s["interface"]
+        # TLS: file paths only (dask-jobqueue puts them on the worker command line; the files are 0600).
+        kwargs["security"] = self.security()
         if s["worker_lifetime"]:
             kwargs["worker_extra_args"] = [*_site_list("worker-extra-args", "extra"), "--lifetime",
                                            s["worker_lifetime"], "--lifetime-stagger", s["worker_lifetime_stagger"]]
         return kwargs
+
+    def credentials_base(self) -> str:
+        """A folder the compute nodes share, for the run's credentials: cluster.slurm.shared_temp_directory, else
+        the site's jobqueue.slurm.shared-temp-directory, else ~/.autocnet_jobs (home is shared on most sites)."""
+        base = self.config["slurm"]["shared_temp_directory"] or _site("shared-temp-directory") or "~/.autocnet_jobs"
+        return os.path.abspath(os.path.expanduser(os.path.expandvars(base)))
 
     def interface(self) -> str | None:
         """The network interface the workers and the scheduler use: cluster.slurm.interface, else the site's."""
