@@ -219,7 +219,8 @@ def test_large_text_is_stored_lz4_compressed_on_insert_and_upsert(fresh_pg_db, t
 
     (tmp_path / "a.cub").write_bytes(b"x")
     wkt = "PROJCRS[" + ", ".join(f'"axis {i}"' for i in range(600)) + "]"  # ~8 KB of compressible text
-    record = dict(faults.tiny_record(str(tmp_path / "a.cub"), {}), crs_wkt=wkt, camera={"crs_wkt": wkt})
+    camera = {"type": None, "reason": wkt}
+    record = dict(faults.tiny_record(str(tmp_path / "a.cub"), {}), crs_wkt=wkt, camera=camera)
     failed = {"path": str(tmp_path / "b.cub"), "state": "failed", "attempts": 3, "traceback": wkt}
     store = open_store(fresh_pg_db)
     store.connect()
@@ -227,9 +228,9 @@ def test_large_text_is_stored_lz4_compressed_on_insert_and_upsert(fresh_pg_db, t
     for _ in range(2):  # insert, then upsert of the same path
         store.write([record], [failed])
         stored.append(store.conn.exec_driver_sql(
-            "SELECT pg_column_compression(crs_wkt), pg_column_compression(camera), "
+            "SELECT (SELECT pg_column_compression(wkt) FROM crs), pg_column_compression(camera), "
             "(SELECT pg_column_compression(traceback) FROM jobs WHERE state = 'failed') FROM images").one())
         store.conn.commit()
     store.close()
     assert stored == [("lz4", "lz4", "lz4")] * 2
-    assert queries.images(fresh_pg_db)[0]["camera"] == {"crs_wkt": wkt}
+    assert queries.images(fresh_pg_db)[0]["camera"] == camera

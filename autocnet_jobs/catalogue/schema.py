@@ -6,6 +6,7 @@ virtual table (kept in step by triggers) indexes, since pip-installed Python can
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 from sqlalchemy import (
@@ -23,10 +24,12 @@ from sqlalchemy import (
     func,
 )
 
-from ..extractors.record import RECORD_KEYS
+from ..extractors.record import ACQUISITION_KEYS, RECORD_KEYS, VIEWING_KEYS
 
-SCHEMA_VERSION = 4  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB).
-# 4: Earth footprints in geodetic WGS84 (EPSG:4326), no longer planetocentric (IAU_2015:39900)
+SCHEMA_VERSION = 5  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB).
+# 4: Earth footprints in geodetic WGS84 (EPSG:4326), no longer planetocentric (IAU_2015:39900).
+# 5: acquisition columns (ACQUISITION_KEYS, VIEWING_KEYS, resolution); the CRS WKT once per CRS in the crs table
+#    (images.crs_id), no longer per image nor inside the camera JSON.
 
 class JobState(str, Enum):
     """A job's state. The jobs table keeps all but ``writing`` (a record on its way to the writer is ``queued``
@@ -48,8 +51,15 @@ JOB_STATES = tuple(s.value for s in JobState if s is not JobState.WRITING)
 ACTIVE_STATES = tuple(s.value for s in JobState if not s.terminal)
 
 
-# The record's fields the images table keeps as they are (its footprint is stored from footprint_wkb).
-IMAGE_FIELDS = tuple(k for k in RECORD_KEYS if k != "footprint_wkb")
+# The record's fields the images table keeps as they are (its footprint is stored from footprint_wkb, its CRS
+# WKT in the crs table, referenced by crs_id).
+IMAGE_FIELDS = tuple(k for k in RECORD_KEYS if k not in ("footprint_wkb", "crs_wkt"))
+# The images columns added by schema version 5, with the indexes the acquisition queries use.
+ACQUISITION_COLUMNS = (*ACQUISITION_KEYS, *VIEWING_KEYS, "resolution", "crs_id")
+INDEXED_COLUMNS = ("instrument", "spacecraft", "start_time", "resolution")
+TIME_COLUMNS = ("start_time", "stop_time")
+# Keys of a camera dict that hold the CRS the crs table holds: dropped from the stored camera JSON.
+CAMERA_CRS_KEYS = ("crs_wkt", "geographic_crs_wkt")
 
 # Integer SRIDs for IAU_2015 codes: PostGIS requires srid <= 998999, IAU codes of small bodies are larger.
 _SRID_PLANETS = 800000
@@ -69,9 +79,34 @@ def srid_for(iau_code: str | None) -> int | None:
     return _SRID_SMALL_BODIES + (code // 100) % 98999
 
 
+def utc_datetime(text: str | None) -> datetime | None:
+    """A record's ISO-8601 UTC time (``...Z``, extractors.acquisition.utc_iso) as an aware datetime; a leap second
+    (``:60``) becomes the next minute's first instant, as PostgreSQL reads it."""
+    if not text:
+        return None
+    leap = text[17:19] == "60"
+    value = datetime.fromisoformat(text.replace(":60", ":59", 1) if leap else text)
+    return value + timedelta(seconds=1) if leap else value
+
+
+def sqlite_time(value: datetime | str | None) -> str | None:
+    """How the SQLite catalogue stores a time column (start_time, stop_time): UTC ISO-8601 text of fixed width,
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, so text order is time order. A query bound on these columns is compared
+    as the same text: pass it through here (a naive datetime is UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = utc_datetime(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def build_metadata(postgis: bool) -> MetaData:
-    """Tables for one backend; only the footprint column's type differs."""
+    """Tables for one backend; the footprint column's type and the time columns' differ. Times: timezone-aware
+    ``timestamptz`` on PostGIS, :func:`sqlite_time` text on SQLite (which has no time type)."""
     md = MetaData()
+    time_type = DateTime(timezone=True) if postgis else String(27)
     if postgis:
         from geoalchemy2 import Geometry
 
@@ -92,7 +127,6 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("body", String(64)),
         Column("iau_code", String(64)),
         Column("srid", Integer),
-        Column("crs_wkt", Text),
         *footprint,
         Column("footprint_source", String(32)),
         Column("footprint_note", Text),
@@ -104,6 +138,18 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("note", Text),
         Column("created_at", DateTime(timezone=True), server_default=func.now()),
         Column("updated_at", DateTime(timezone=True), server_default=func.now()),
+        *acquisition_columns(time_type),
+    )
+    # One row per distinct CRS (an image's native CRS, as WKT); found by the WKT's SHA-256, since a WKT can be
+    # longer than a B-tree key may be. srid is the footprint's (the body's geographic CRS), as images.srid.
+    Table(
+        "crs", md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("wkt_sha256", String(64), nullable=False, unique=True),
+        Column("wkt", Text, nullable=False),
+        Column("iau_code", String(64)),
+        Column("body", String(64)),
+        Column("srid", Integer),
     )
     Table(
         "jobs", md,
@@ -121,4 +167,11 @@ def build_metadata(postgis: bool) -> MetaData:
     )
     Table("schema_info", md, Column("version", Integer, primary_key=True))
     return md
+
+
+def acquisition_columns(time_type) -> list[Column]:
+    """The images columns of ACQUISITION_COLUMNS (new tables and the version 5 upgrade add the same)."""
+    types = {"incidence": Float, "emission": Float, "phase": Float, "resolution": Float, "crs_id": Integer,
+             **{k: time_type for k in TIME_COLUMNS}}
+    return [Column(k, types.get(k, Text)) for k in ACQUISITION_COLUMNS]
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from .cameras import is_sensor, sensor_for
 from .labels import Block, isis3_label, pds3_keyword
+from .record import ACQUISITION_KEYS, VIEWING_KEYS
 from .spice_cache import positions, rotation_matrices
 
 ANY = (("*", "*"),)      # Translation = (*, *): the label's value as it is
@@ -85,8 +86,7 @@ def acquisition(path: str, ds: Any = None, camera: dict | None = None) -> dict[s
         if pds3_keyword(candidate, "PDS_VERSION_ID") or pds3_keyword(candidate, "ODL_VERSION_ID") \
                 or pds3_keyword(candidate, "RECORD_TYPE"):
             return _from_pds3(candidate)
-    return dict.fromkeys(("spacecraft", "instrument", "product_id", "start_time", "stop_time", "target",
-                          "serial_number"))
+    return dict.fromkeys(ACQUISITION_KEYS)
 
 
 def _from_isis3(label: Block) -> dict[str, Any]:
@@ -214,7 +214,7 @@ def viewing_geometry(camera: dict | None) -> dict[str, float | None]:
     centre pixel's time, rotated into the body frame by ``body_rotation``. All None for another camera, one
     without a sun position, or when the centre ray misses the body.
     """
-    none = {"incidence": None, "emission": None, "phase": None}
+    none = dict.fromkeys(VIEWING_KEYS)
     if not is_sensor(camera) or not camera.get("sun_position"):
         return none
     sensor = sensor_for(camera)
@@ -230,3 +230,36 @@ def viewing_geometry(camera: dict | None) -> dict[str, float | None]:
     to_sun, to_craft = sun - ground, origin[0] - ground
     return {"incidence": _angle(normal, to_sun), "emission": _angle(normal, to_craft),
             "phase": _angle(to_sun, to_craft)}
+
+
+def resolution(camera: dict | None) -> float | None:
+    """Metres per pixel at the image centre: the mean of a sensor model's ``ground_sample_distance_m`` (across,
+    along); for a map-projected image the projection's pixel size in metres (a projected CRS's pixel size times
+    its linear unit; a geographic CRS's pixel, in degrees, measured on its ellipsoid at the centre). None when
+    unknown."""
+    if is_sensor(camera):
+        gsd = [g for g in camera.get("ground_sample_distance_m") or [] if g is not None and np.isfinite(g) and g > 0]
+        return float(np.mean(gsd)) if len(gsd) == 2 else None
+    if not camera or camera.get("type") != "affine" or not camera.get("crs_wkt"):
+        return None
+    import pyproj
+
+    a, b, c, d, e, f = camera["transform"]
+    try:
+        crs = pyproj.CRS.from_wkt(camera["crs_wkt"])
+    except pyproj.exceptions.CRSError:
+        return None
+    if crs.is_geographic:
+        ellipsoid = crs.ellipsoid
+        if ellipsoid is None:
+            return None
+        geod = pyproj.Geod(a=ellipsoid.semi_major_metre, b=ellipsoid.semi_minor_metre)
+        col, row = camera["width"] / 2.0, camera["height"] / 2.0
+        lon, lat = c + a * col + b * row, f + d * col + e * row
+        _, _, across = geod.inv(lon, lat, lon + a, lat + d)
+        _, _, along = geod.inv(lon, lat, lon + b, lat + e)
+        return float((across + along) / 2.0)
+    units = {axis.unit_conversion_factor for axis in crs.axis_info[:2]}
+    if len(units) != 1:
+        return None
+    return float((np.hypot(a, d) + np.hypot(b, e)) / 2.0 * units.pop())

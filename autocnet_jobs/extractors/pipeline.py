@@ -15,6 +15,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from ..errors import NoSuchBand
+from .acquisition import acquisition, resolution, viewing_geometry
 from .cameras import camera_model, pixel_to_lonlat
 from .features import effective_settings, extract_features
 from .footprints import compute_footprint
@@ -49,6 +50,7 @@ def process_image(path: str, settings: dict) -> dict:
             camera = camera_model(ds, path, band, settings.get("camera", {}).get("dem"))
             footprint = compute_footprint(ds, path, band, nodata, camera)
             lonlat = _lonlat(camera, keypoints)
+            acquired = acquisition(path, ds, camera)
             width, height, count, driver = ds.width, ds.height, ds.count, ds.driver
     attrs = {"extractor": extractor["method"], "parameters": extractor, "image_width": width,
              "image_height": height, "source_checksum": checksum, "source_path": path, "band": band,
@@ -61,7 +63,7 @@ def process_image(path: str, settings: dict) -> dict:
         "footprint_wkb": _hex_wkb(footprint.geometry), "footprint_source": footprint.source,
         "footprint_note": footprint.note, "camera": camera, "keypoints_path": kps_path,
         "n_keypoints": len(keypoints), "extractor": extractor["method"], "extractor_params": extractor,
-        "note": note,
+        "note": note, **acquired, **viewing_geometry(camera), "resolution": resolution(camera),
     }
     return {key: plain(record[key]) for key in RECORD_KEYS}
 

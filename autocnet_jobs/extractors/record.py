@@ -11,9 +11,15 @@ from typing import Any
 
 import numpy as np
 
+# What the label says about the acquisition (times as UTC ISO-8601 text ending in Z) and the viewing angles at the
+# image centre (degrees); ``resolution`` is metres per pixel at the centre.
+ACQUISITION_KEYS = ("spacecraft", "instrument", "product_id", "start_time", "stop_time", "target", "serial_number")
+VIEWING_KEYS = ("incidence", "emission", "phase")
 RECORD_KEYS = ("path", "name", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
                "iau_code", "crs_wkt", "footprint_wkb", "footprint_source", "footprint_note", "camera",
-               "keypoints_path", "n_keypoints", "extractor", "extractor_params", "note")
+               "keypoints_path", "n_keypoints", "extractor", "extractor_params", "note",
+               # acquisition (extractors.acquisition): label values, None where the label does not say
+               *ACQUISITION_KEYS, *VIEWING_KEYS, "resolution")
 
 
 def plain(value: Any, *, strict: bool = False) -> Any:

@@ -7,11 +7,12 @@ upserting on the path, so a batch re-sent after a crash or a lost connection lea
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any, Iterable
 
 import shapely
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
@@ -45,6 +46,7 @@ class Store:
         self.images = self.metadata.tables["images"]
         self.jobs = self.metadata.tables["jobs"]
         self.conn: Connection | None = None
+        self._crs_ids: dict[str, int] = {}  # WKT SHA-256 -> crs.id, as committed
 
     def connect(self) -> None:
         try:
@@ -67,17 +69,18 @@ class Store:
     def _ensure_schema(self) -> None:
         assert self.conn is not None
         with self.conn.begin():
-            self.metadata.create_all(self.conn)
-            self._extra_schema()
+            self.metadata.create_all(self.conn)  # new tables only; an older images table is upgraded below
             info = self.metadata.tables["schema_info"]
             version = self.conn.execute(select(info.c.version)).scalar()
             if version is None:
                 self.conn.execute(info.insert().values(version=schema.SCHEMA_VERSION))
-            elif version in (2, 3):
+            elif version in (2, 3, 4):
                 if version == 2:
                     # 2 -> 3 only widened the size columns (SQLite's INTEGER is 64-bit already).
                     self._widen_sizes()
-                self._earth_to_wgs84()  # 3 -> 4
+                self._to_version_5()  # before 3 -> 4, which reads the CRS from the crs table
+                if version < 4:
+                    self._earth_to_wgs84()  # 3 -> 4
                 self.conn.execute(info.update().values(version=schema.SCHEMA_VERSION))
                 log.warning("database %s upgraded from schema version %d to %d", safe_url(self.url), version,
                             schema.SCHEMA_VERSION)
@@ -85,6 +88,34 @@ class Store:
                 raise SchemaMismatch(
                     f"database {safe_url(self.url)} has schema version {version}; this autocnet_jobs writes "
                     f"version {schema.SCHEMA_VERSION}. Use a new database or migrate it.")
+            for column in schema.INDEXED_COLUMNS:
+                self.conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS images_{column} ON images ({column})")
+            self._extra_schema()
+        self._crs_ids = {}
+
+    def _to_version_5(self) -> None:
+        """Schema 4 -> 5, in place: the acquisition columns added (NULL: the label is not read again), each
+        distinct ``images.crs_wkt`` moved into the crs table and referenced by ``crs_id``, the CRS keys dropped
+        from the stored camera JSON. Columns are checked, not assumed, so a partly upgraded table is finished."""
+        from sqlalchemy import inspect
+
+        have = {c["name"] for c in inspect(self.conn).get_columns("images")}
+        for column in schema.acquisition_columns(self.images.c.start_time.type):
+            if column.name not in have:
+                kind = column.type.compile(dialect=self.conn.dialect)
+                self.conn.exec_driver_sql(f"ALTER TABLE images ADD COLUMN {column.name} {kind}")
+        if "crs_wkt" in have:
+            rows = self.conn.exec_driver_sql(
+                "SELECT crs_wkt, min(iau_code), min(body) FROM images WHERE crs_wkt IS NOT NULL "
+                "GROUP BY crs_wkt").all()
+            for wkt, iau_code, body in rows:
+                crs_id = self._crs_id(wkt, iau_code, body, {})
+                self.conn.execute(text("UPDATE images SET crs_id = :i WHERE crs_wkt = :w"), {"i": crs_id, "w": wkt})
+            self._drop_camera_crs()
+            self.conn.exec_driver_sql("ALTER TABLE images DROP COLUMN crs_wkt")
+
+    def _drop_camera_crs(self) -> None:
+        raise NotImplementedError
 
     def _extra_schema(self) -> None:
         pass
@@ -100,8 +131,10 @@ class Store:
         images = self.images
         srid = schema.srid_for(EARTH_CODE)
         while True:  # pages of rows: a converted row leaves the selection
+            crs = self.metadata.tables["crs"]
             rows = self.conn.execute(
-                select(images.c.id, self._footprint_wkb(), images.c.crs_wkt)
+                select(images.c.id, self._footprint_wkb(), crs.c.wkt)
+                .select_from(images.outerjoin(crs, crs.c.id == images.c.crs_id))
                 .where(images.c.iau_code == SCHEMA3_EARTH_CODE).order_by(images.c.id).limit(1000)).all()
             if not rows:
                 return
@@ -133,11 +166,54 @@ class Store:
         job_rows += [{"path": r["path"], "state": "done", "attempts": r.get("_attempts", 0), "size": r["size"],
                       "mtime": r["mtime"], "worker": r.get("_worker")} for r in records]
         records = _last_per_path(records)
+        new_crs: dict[str, int] = {}
         with self.conn.begin():
             if records:
-                self._upsert_images(records)
+                self._upsert_images(records, new_crs)
             if job_rows:
                 self._upsert_jobs(_last_per_path(job_rows))
+        self._crs_ids.update(new_crs)  # only once committed: a rolled back crs row has no id
+
+    def image_rows(self, records: list[dict], new_crs: dict[str, int]) -> list[dict[str, Any]]:
+        """The columns both backends share, from ``process_image`` records: the times in the backend's form,
+        the CRS as a crs table id (rows added for new ones, noted in ``new_crs``), the camera without the CRS."""
+        rows = []
+        for record in records:
+            row = image_values(record)
+            for key in schema.TIME_COLUMNS:
+                row[key] = self._time(row[key])
+            wkt = record.get("crs_wkt")
+            if wkt:
+                row["crs_id"] = self._crs_id(wkt, record.get("iau_code"), record.get("body"), new_crs)
+            rows.append(row)
+        return rows
+
+    def _time(self, value: str | None):
+        return schema.sqlite_time(value)
+
+    def _crs_id(self, wkt: str, iau_code: str | None, body: str | None, new_crs: dict[str, int]) -> int:
+        """The crs table's id of ``wkt``, its row added if there is none (idempotent, race-safe)."""
+        digest = hashlib.sha256(wkt.encode()).hexdigest()
+        found = self._crs_ids.get(digest) or new_crs.get(digest)
+        if found is not None:
+            return found
+        crs = self.metadata.tables["crs"]
+        found = self.conn.execute(select(crs.c.id).where(crs.c.wkt_sha256 == digest)).scalar()
+        if found is None:
+            srid = schema.srid_for(iau_code)
+            self.conn.execute(self._insert_new(crs).values(wkt_sha256=digest, wkt=wkt, iau_code=iau_code, body=body,
+                                                           srid=srid))
+            found = self.conn.execute(select(crs.c.id).where(crs.c.wkt_sha256 == digest)).scalar()
+            self._crs_added(srid, wkt, iau_code, body)
+        new_crs[digest] = found
+        return found
+
+    def _insert_new(self, table):
+        """INSERT that leaves an existing row (same unique key) alone."""
+        raise NotImplementedError
+
+    def _crs_added(self, srid: int | None, wkt: str, iau_code: str | None, body: str | None) -> None:
+        pass
 
     def known(self) -> dict[str, dict[str, Any]]:
         """State of every image the catalogue knows: committed rows (done) and terminally failed jobs, a
@@ -157,7 +233,7 @@ class Store:
         return out
 
     # backend specific
-    def _upsert_images(self, records: list[dict]) -> None:
+    def _upsert_images(self, records: list[dict], new_crs: dict[str, int]) -> None:
         raise NotImplementedError
 
     def _upsert_jobs(self, rows: list[dict]) -> None:
@@ -173,7 +249,12 @@ def _last_per_path(rows: Iterable[dict]) -> list[dict]:
 
 
 def image_values(record: dict) -> dict[str, Any]:
-    """Columns common to both backends from a ``process_image`` record."""
+    """Columns common to both backends from a ``process_image`` record, as the record has them (times as text,
+    no crs_id: :meth:`Store.image_rows` adds those); the camera without the CRS the crs table holds."""
     row = {k: record.get(k) for k in IMAGE_FIELDS}
     row["srid"] = schema.srid_for(record.get("iau_code"))
+    camera = row.get("camera")
+    if isinstance(camera, dict) and any(k in camera for k in schema.CAMERA_CRS_KEYS):
+        row["camera"] = {k: v for k, v in camera.items() if k not in schema.CAMERA_CRS_KEYS}
+    row["crs_id"] = None
     return row

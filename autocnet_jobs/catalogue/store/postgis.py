@@ -16,11 +16,11 @@ import shapely
 from sqlalchemy import func, text
 
 from .. import schema
-from .base import IMAGE_FIELDS, JOB_FIELDS, Store, image_values
+from .base import IMAGE_FIELDS, JOB_FIELDS, Store
 
 log = logging.getLogger(__name__)
 
-_IMAGE_COLS = (*IMAGE_FIELDS, "srid", "footprint")
+_IMAGE_COLS = (*IMAGE_FIELDS, "srid", "crs_id", "footprint")
 APPLICATION_NAME = "autocnet_jobs writer"
 
 
@@ -50,7 +50,7 @@ class PostgisStore(Store):
             self.conn.exec_driver_sql("ALTER TABLE images ALTER COLUMN footprint SET STORAGE EXTERNAL")
         self._lz4 = bool(self.conn.execute(text(
             "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")).scalar())
-        for table in ("images", "jobs"):
+        for table in ("images", "jobs", "crs"):
             _compress_text_lz4(self._raw(), table, self._lz4)
 
     def _widen_sizes(self) -> None:
@@ -76,30 +76,41 @@ class PostgisStore(Store):
         return self.conn.connection.driver_connection
 
     def _ensure_srids(self, records: list[dict]) -> None:
+        """Each footprint SRID's spatial_ref_sys row and per-body view (postgis_gis.register_crs), once per SRID
+        and connection; images without a native CRS (level-1 cubes) have footprints of their body too."""
+        from pyproj import CRS
+
+        from .postgis_gis import register_crs
+
         for rec in records:
             srid = schema.srid_for(rec.get("iau_code"))
             if srid is None or srid in self._srids:
                 continue
-            auth, _, code = rec["iau_code"].partition(":")
-            exists = self.conn.execute(text("SELECT 1 FROM spatial_ref_sys WHERE srid = :s"), {"s": srid}).scalar()
-            if not exists:
-                from pyproj import CRS
-
-                crs = CRS.from_user_input(rec["iau_code"])
-                self.conn.execute(
-                    text("INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text) "
-                         "VALUES (:s, :a, :c, :w, :p) ON CONFLICT (srid) DO NOTHING"),
-                    {"s": srid, "a": auth.upper(), "c": int(code), "w": crs.to_wkt("WKT1_GDAL"),
-                     "p": crs.to_proj4()})
+            register_crs(self.conn, srid, CRS.from_user_input(rec["iau_code"]).to_wkt(), rec["iau_code"],
+                         rec.get("body"))
             self._srids.add(srid)
 
-    def _upsert_images(self, records: list[dict]) -> None:
+    def _crs_added(self, srid: int | None, wkt: str, iau_code: str | None, body: str | None) -> None:
+        if srid is not None and srid not in self._srids:
+            self._ensure_srids([{"iau_code": iau_code, "body": body}])
+
+    def _insert_new(self, table):
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table).on_conflict_do_nothing()
+
+    def _time(self, value: str | None):
+        return schema.utc_datetime(value)
+
+    def _drop_camera_crs(self) -> None:
+        self.conn.exec_driver_sql("UPDATE images SET camera = (camera::jsonb - 'crs_wkt' - 'geographic_crs_wkt')::json "
+                                  "WHERE camera::jsonb ?| array['crs_wkt', 'geographic_crs_wkt']")
+
+    def _upsert_images(self, records: list[dict], new_crs: dict[str, int]) -> None:
         self._ensure_srids(records)
-        rows = []
-        for rec in records:
-            row = image_values(rec)
+        rows = self.image_rows(records, new_crs)
+        for rec, row in zip(records, rows):
             row["footprint"] = ewkb(rec.get("footprint_wkb"), row["srid"] or 0)
-            rows.append(row)
         self._copy_upsert("images", _IMAGE_COLS, rows)
 
     def _upsert_jobs(self, rows: list[dict]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shapely
 from sqlalchemy import event, func
 
-from .base import JOB_FIELDS, Store, image_values
+from .base import JOB_FIELDS, Store
 
 
 class SqliteStore(Store):
@@ -23,12 +23,21 @@ class SqliteStore(Store):
         for stmt in _SQLITE_RTREE:
             self.conn.exec_driver_sql(stmt)
 
-    def _upsert_images(self, records: list[dict]) -> None:
+    def _insert_new(self, table):
         from sqlalchemy.dialects.sqlite import insert
 
-        rows = []
-        for rec in records:
-            row = image_values(rec)
+        return insert(table).on_conflict_do_nothing()
+
+    def _drop_camera_crs(self) -> None:
+        self.conn.exec_driver_sql("UPDATE images SET camera = json_remove(camera, '$.crs_wkt', '$.geographic_crs_wkt') "
+                                  "WHERE json_type(camera, '$.crs_wkt') IS NOT NULL "
+                                  "OR json_type(camera, '$.geographic_crs_wkt') IS NOT NULL")
+
+    def _upsert_images(self, records: list[dict], new_crs: dict[str, int]) -> None:
+        from sqlalchemy.dialects.sqlite import insert
+
+        rows = self.image_rows(records, new_crs)
+        for rec, row in zip(records, rows):
             wkb = rec.get("footprint_wkb")
             if wkb:
                 geom = shapely.from_wkb(bytes.fromhex(wkb))
@@ -36,7 +45,6 @@ class SqliteStore(Store):
                 row["minx"], row["miny"], row["maxx"], row["maxy"] = geom.bounds
             else:
                 row.update(footprint=None, minx=None, miny=None, maxx=None, maxy=None)
-            rows.append(row)
         stmt = insert(self.images)
         update = {c: stmt.excluded[c] for c in rows[0] if c != "path"}
         update["updated_at"] = func.now()
