@@ -225,7 +225,16 @@ def _fill(h5: h5py.File, keypoints: np.ndarray, descriptors: np.ndarray, attrs: 
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process's umask, read without changing it where Linux says it (/proc): setting it to read it would,
+    for that instant, give files other threads of the worker create mode 0666."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # elsewhere: the briefest and safest change
     os.umask(mask)
     return mask
 
