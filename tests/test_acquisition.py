@@ -179,10 +179,9 @@ def _position(isd: dict, et: float) -> np.ndarray:
     return h00 * pos[i] + h10 * h * vel[i] + h01 * pos[i + 1] + h11 * h * vel[i + 1]
 
 
-@pytest.mark.parametrize("name", WITH_CAMERA)
-def test_viewing_angles_match_spice_math(name: str) -> None:
-    _, camera = _acquire(name)
-    got = viewing_geometry(camera)
+def spice_angles(camera: dict) -> dict[str, float]:
+    """Incidence, emission and phase (degrees) at the centre pixel with spiceypy's math from the camera's tables
+    (the centre pixel's look direction and time from the sensor model, as the module docstring says)."""
     sensor = sensor_for(camera)
     lines, samples = sensor.size()
     _, direction, et = sensor.look([(lines - 1) / 2.0], [(samples - 1) / 2.0])
@@ -193,10 +192,17 @@ def test_viewing_angles_match_spice_math(name: str) -> None:
     ground = np.asarray(spiceypy.surfpt(craft, direction[0], a, a, c))
     normal = np.asarray(spiceypy.surfnm(a, a, c, ground))
     sun = body @ _position(camera["sun_position"], et)
-    expected = {"incidence": spiceypy.vsep(normal, sun - ground), "emission": spiceypy.vsep(normal, craft - ground),
-                "phase": spiceypy.vsep(sun - ground, craft - ground)}
-    for key, radians in expected.items():
-        assert abs(got[key] - np.degrees(radians)) < 0.5, (name, key, got[key], np.degrees(radians))
+    return {"incidence": np.degrees(spiceypy.vsep(normal, sun - ground)),
+            "emission": np.degrees(spiceypy.vsep(normal, craft - ground)),
+            "phase": np.degrees(spiceypy.vsep(sun - ground, craft - ground))}
+
+
+@pytest.mark.parametrize("name", WITH_CAMERA)
+def test_viewing_angles_match_spice_math(name: str) -> None:
+    _, camera = _acquire(name)
+    got = viewing_geometry(camera)
+    for key, degrees in spice_angles(camera).items():
+        assert abs(got[key] - degrees) < 0.5, (name, key, got[key], degrees)
     # Sanity that the numbers are angles of a lit, seen surface (daytime images looking down).
     assert 0 < got["incidence"] < 90 and 0 <= got["emission"] < 45 and 0 < got["phase"] < 180
 

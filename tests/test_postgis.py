@@ -65,6 +65,12 @@ def test_samples_into_postgis_equal_the_sqlite_run(sample_run, fresh_pg_db, tmp_
         for col in ("name", "checksum", "size", "driver", "width", "height", "bands", "body", "iau_code", "srid",
                     "footprint_source", "footprint_note", "n_keypoints", "extractor"):
             assert a[col] == b[col], (path, col)
+        for col in ("spacecraft", "instrument", "product_id", "target", "serial_number"):
+            assert a[col] == b[col], (path, col)
+        for col in models.TIME_COLUMNS:  # text on SQLite, timestamptz on PostGIS: the same instant
+            assert models.sqlite_time(a[col]) == models.sqlite_time(b[col]), (path, col)
+        for col in ("incidence", "emission", "phase", "resolution"):
+            assert a[col] == b[col] or a[col] == pytest.approx(b[col], rel=1e-12), (path, col)
         if a["footprint"] is None:
             assert b["footprint"] is None
         else:
