@@ -11,7 +11,9 @@ is exercised with ``pyro.tls: always``, which takes the same code path as a non-
 from __future__ import annotations
 
 import json
+import logging
 import os
+import queue
 import signal
 import socket
 import sqlite3
@@ -28,6 +30,7 @@ import pytest
 
 from autocnet_jobs import ImageAdder, config
 from autocnet_jobs.engine.callback_tls import is_loopback
+from autocnet_jobs.engine.callbacks import CallbackServer
 from autocnet_jobs.errors import ConfigError
 from autocnet_jobs.scheduler import security
 from autocnet_jobs.scheduler.security import ORPHAN_AGE, is_stale, make_run_credentials, sweep
@@ -134,13 +137,16 @@ def _secret_texts(ia: ImageAdder) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
-    """Sample images through the default local backend under umask 027, attacked while it runs. A run killed
-    by SIGKILL before it left its credentials for this run's sweep."""
+    """Sample images through the default local backend under umask 027, attacked while it runs, with the callback
+    channel over TLS (``pyro.tls: always``: see the module docstring). A run killed by SIGKILL before it left its
+    credentials for this run's sweep."""
     tmp = tmp_path_factory.mktemp("local_tls")
+    t0 = time.monotonic()
     killed = _killed_run_folder(tmp)
     images = link_images(tmp / "images", SAMPLES)
-    cfg = make_config(tmp, output={"dir": str(tmp / "kps")})
+    cfg = make_config(tmp, output={"dir": str(tmp / "kps")}, pyro={"tls": "always"})
     old_umask = os.umask(0o027)
+    caught = Caught()
     try:
         with ImageAdder(cfg, quiet=True) as ia:
             result = {"killed_folder_after_next_start": os.path.exists(killed), "killed": killed}
@@ -150,22 +156,50 @@ def local_run(tmp_path_factory):
             submitted = ia.add_images(images, "cub")
             workers = sorted(ia.client.scheduler_info()["workers"])
             result["scheduler"], result["workers"] = ia.client.scheduler.address, workers
-            result["dask"] = stranger({"dask": {"scheduler": ia.client.scheduler.address, "workers": workers,
-                                                "own": creds.files()}})["dask"]
+            result["callback_tls"] = ia._server.client_tls
+            seen = stranger({"dask": {"scheduler": ia.client.scheduler.address, "workers": workers,
+                                      "own": creds.files()},
+                             "pyro": {"uri": ia.callback_uri, "token": ia._token, "own": creds.files()}})
+            result["dask"], result["pyro"] = seen["dask"], seen["pyro"]
             result["ps"] = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
             link = ia.dashboard_link
             result["dashboard"] = link
             result["pages"] = {p: _get(link.replace("/status", p)) for p in
                                ("/status", "/info/main/workers.html", "/info/main/logs.html", "/json/identity.json")}
             ia.wait(timeout=300)
+            print(f"local TLS run, killed run included: {time.monotonic() - t0:.1f} s", file=sys.stderr)
             result["status"] = ia.job_status
+            worker_logs = ia.client.get_worker_logs(n=100_000)
+            result["logs"] = "\n".join([*(m for _, m in ia.client.get_scheduler_logs(n=100_000)),
+                                         *(m for lines in worker_logs.values() for _, m in lines), *caught.lines])
             result["submitted"] = submitted
     finally:
         os.umask(old_umask)
+        caught.remove()
     result["left"] = os.path.exists(creds.folder)
     result["db"] = Path(cfg["database"]["url"].removeprefix("sqlite:///"))
     result["kps"] = sorted((tmp / "images").glob("*_kps.h5")) + sorted((tmp / "kps").glob("*_kps.h5"))
     return result
+
+
+class Caught(logging.Handler):
+    """Every log record of this process at DEBUG (ours, Pyro5's) and INFO (Dask's) while installed."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.levels = {name: logging.getLogger(name).level for name in ("autocnet_jobs", "Pyro5")}
+        for name in self.levels:
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        logging.getLogger().addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage() + (self.format(record) if record.exc_info else ""))
+
+    def remove(self) -> None:
+        logging.getLogger().removeHandler(self)
+        for name, level in self.levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def _get(url: str) -> str:
@@ -181,7 +215,7 @@ def _killed_run_folder(tmp: Path) -> str:
     its credentials is left behind."""
     script = ("import sys, time\nfrom autocnet_jobs import ImageAdder\n"
               "if __name__ == '__main__':\n"
-              f"    ia = ImageAdder({make_config(tmp / 'killed')!r}, quiet=True)\n"
+              f"    ia = ImageAdder({make_config(tmp / 'killed', cluster={'n_workers': 1})!r}, quiet=True)\n"
               "    print(ia._backend.credentials().folder, flush=True)\n"
               "    time.sleep(600)\n")
     (tmp / "killed").mkdir()
@@ -216,9 +250,11 @@ def test_no_secret_in_processes_dashboard_or_catalogue(local_run):
     with sqlite3.connect(db) as con:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         dump = "\n".join(con.iterdump())
-    assert "jobs" in tables and "images" in tables
-    places = {"ps -eo args": local_run["ps"], "catalogue": dump, **local_run["pages"]}
-    assert "dawnEqui1" in dump and "Dask" in local_run["pages"]["/status"]  # the places do hold the run's data
+    assert "images" in tables and len(tables) > 2
+    places = {"ps -eo args": local_run["ps"], "catalogue": dump, "logs": local_run["logs"], **local_run["pages"]}
+    # The places do hold the run's data: a secret would be seen.
+    assert "dawnEqui1" in dump and "Dask" in local_run["pages"]["/status"]
+    assert "Starting Worker" in local_run["logs"] and "callback" in local_run["logs"].lower()
     for where, text in places.items():
         for what, secret in secrets.items():
             assert secret not in text, f"the run's {what} in {where}"
@@ -240,7 +276,7 @@ def test_catalogue_and_keypoint_files_follow_the_umask(local_run):
 
 def test_security_none_lets_anyone_in(tmp_path, caplog):
     """The opt-out does what it says (and is what the probes above would see without TLS), with a warning."""
-    with ImageAdder(make_config(tmp_path, cluster={"security": "none"}), quiet=True) as ia:
+    with ImageAdder(make_config(tmp_path, cluster={"security": "none", "n_workers": 1}), quiet=True) as ia:
         address = ia.client.scheduler.address
         seen = stranger({"dask": {"scheduler": address}})["dask"]
     assert address.startswith("tcp://")
@@ -250,25 +286,25 @@ def test_security_none_lets_anyone_in(tmp_path, caplog):
 
 
 # ---- the callback channel over TLS --------------------------------------------------------------------------------
-def test_callback_channel_over_tls_refuses_without_certificate_or_token(tmp_path):
-    folder = tiny_files(tmp_path / "in", 6)
-    cfg = make_config(tmp_path, pyro={"tls": "always"})  # stands for a daemon beyond loopback (module docstring)
-    with ImageAdder(cfg, process=faults.tiny_record, quiet=True) as ia:
-        tls = ia._server.client_tls
-        assert tls == ia._backend.credentials().files()
-        ia.add_images(folder, "cub")
-        ia.wait(timeout=120)  # every callback of the run came over TLS
-        assert all(v is True for v in ia.job_status.values()), ia.job_status
-        seen = stranger({"pyro": {"uri": ia.callback_uri, "token": ia._token, "own": tls}})["pyro"]
+def test_callback_channel_over_tls_refuses_without_certificate_or_token(local_run):
+    assert local_run["callback_tls"] == local_run["creds"].files()  # every callback of the run came over TLS
+    seen = dict(local_run["pyro"])
     assert seen.pop("tls_own") == "ok: pong", seen
-    assert all(v.startswith("refused") for v in seen.values()), seen
+    assert len(seen) == 5 and all(v.startswith("refused") for v in seen.values()), seen
     assert "rejected" in seen["tls_wrong_token"] and "token" in seen["tls_wrong_token"], seen
 
 
-def test_callback_channel_stays_plain_on_loopback_by_default(tmp_path):
-    with ImageAdder(make_config(tmp_path), process=faults.tiny_record, quiet=True) as ia:
-        assert ia._server.client_tls is None
-        assert ia.callback_uri.split("@")[1].startswith("127.0.0.1:")
+def test_callback_channel_stays_plain_on_loopback_unless_asked(tmp_path):
+    creds = make_run_credentials(str(tmp_path))
+    try:
+        for host, forced, expected in (("127.0.0.1", False, None), ("127.0.0.1", True, creds.files())):
+            server = CallbackServer(queue.Queue(), "t" * 32, host=host, tls=creds.files(), tls_on_loopback=forced)
+            try:
+                assert server.client_tls == expected
+            finally:
+                server.close()
+    finally:
+        creds.remove()
 
 
 # ---- Slurm ----------------------------------------------------------------------------------------------------------
