@@ -3,12 +3,15 @@ through the real PostGIS store (its COPY upsert, spatial references and views), 
 sample data's MANIFEST.tsv states them (an independent reference, not our own output)."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
+from datetime import timezone
 from typing import Iterator
 
 import shapely
 
 from autocnet_jobs import queries
+from autocnet_jobs.catalogue.schema import TIME_COLUMNS
 from autocnet_jobs.catalogue.store import open_store
 
 from .conftest import DATA_DIR
@@ -22,14 +25,18 @@ def records_of(url: str) -> list[dict]:
         rec = {k: v for k, v in r.items() if k not in ("id", "srid", "created_at", "updated_at", "footprint")}
         rec["footprint_wkb"] = shapely.to_wkb(r["footprint"], hex=True) if r["footprint"] is not None else None
         rec["extractor_params"] = {}
+        for key in TIME_COLUMNS:  # a record carries UTC ISO-8601 text, as extractors.acquisition writes it
+            if rec.get(key) is not None:
+                rec[key] = rec[key].astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
         records.append(rec)
     return records
 
 
 @contextmanager
 def postgis_copy(sqlite_url: str, postgis_url: str, name: str) -> Iterator[str]:
-    """A new PostGIS database ``name`` holding the rows of ``sqlite_url``, written by the PostGIS store; dropped
-    afterwards. Yields its URL."""
+    """A new PostGIS database ``name`` (with this process's id: test runs side by side do not share it) holding the
+    rows of ``sqlite_url``, written by the PostGIS store; dropped afterwards. Yields its URL."""
+    name = f"{name}_{os.getpid()}"
     with _admin_connect(postgis_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE autocnet_template')

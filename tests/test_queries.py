@@ -13,9 +13,8 @@ import pytest
 import shapely
 
 from autocnet_jobs import queries
-from autocnet_jobs.catalogue.store import open_store
 
-from .services import _admin_connect, with_database
+from .catalogues import postgis_copy
 
 GLOBAL_MOON = {"WAC_GLD100_V1.0_GLOBAL_with_LOLA_30M_POLE.16bit.reduced.cub", "ldem_4_reduced.cub",
                "ulcn2005_lpo_downsampled.cub"}
@@ -26,24 +25,8 @@ MARS_NORTH_CAP = {"Mars_MGS_MOLA_ClrShade_MAP2_90.0N0.0_POLA.tif"}
 @pytest.fixture(scope="module")
 def pg_catalogue(sample_run, postgis_url):
     """The SQLite sample catalogue's rows written into a fresh PostGIS database through the PostGIS store."""
-    name = "autocnet_queries_test"
-    with _admin_connect(postgis_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE autocnet_template')
-    url = with_database(postgis_url, name)
-    records = []
-    for r in queries.images(sample_run["cfg"]["database"]["url"]):
-        rec = {k: v for k, v in r.items() if k not in ("id", "srid", "created_at", "updated_at", "footprint")}
-        rec["footprint_wkb"] = shapely.to_wkb(r["footprint"], hex=True) if r["footprint"] is not None else None
-        rec["extractor_params"] = {}
-        records.append(rec)
-    store = open_store(url)
-    store.connect()
-    store.write(records, [])
-    store.close()
-    yield url
-    with _admin_connect(postgis_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgis_copy(sample_run["cfg"]["database"]["url"], postgis_url, "autocnet_queries_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgis"])
@@ -191,3 +174,86 @@ def test_cli_query_box_and_overlap(url, sample_run):
     assert query("--overlapping", target) == {"AS15-M-0298_crop.cub"} | GLOBAL_MOON
     assert query("--wkt", "POLYGON((-3 -10, 2 -10, 2 -2, -3 -2, -3 -10))", "--body", "Vesta") == \
         names(queries.images(url, geometry=shapely.box(-3, -10, 2, -2), body="Vesta"))
+
+
+# ---- acquisition queries (issue 18 item 2), on both backends ----------------------------------------------------
+# Hand-read from the ISIS labels' Instrument groups: InstrumentId, SpacecraftName and StartTime of the samples that
+# have one. The two Apollo 15 Metric frames were taken 25 s apart; the two HiRISE crops in February and July 2009.
+APOLLO = {"AS15-M-0297_crop.cub", "AS15-M-0298_crop.cub"}
+HIRISE_2009 = {"no_change_before.cub", "ESP_014038_1415_RED0.30421_33069.boulder_shift.before.cub"}
+UTC = timezone.utc
+
+
+def test_instrument_time_range_and_box_together(url):
+    box = (143, -22, 147, -18)  # the Apollo crops and the global Moon maps (above)
+    assert names(queries.images(url, bbox=box, instrument="metric")) == APOLLO
+    first_frame = dict(acquired_from=datetime(1971, 7, 31, 1, 25, tzinfo=UTC),
+                       acquired_to=datetime(1971, 7, 31, 1, 25, 10, tzinfo=UTC))
+    assert names(queries.images(url, bbox=box, instrument="METRIC", **first_frame)) == {"AS15-M-0297_crop.cub"}
+    # --to is exclusive: a bound at 0297's own start time leaves it out; --from is inclusive.
+    at_0297 = datetime(1971, 7, 31, 1, 25, 2, 243000, tzinfo=UTC)
+    assert names(queries.images(url, bbox=box, instrument="METRIC", acquired_to=at_0297)) == set()
+    assert names(queries.images(url, bbox=box, instrument="METRIC", acquired_from=at_0297)) == APOLLO
+    # The same query with an instrument the box has no image of, and with another spacecraft.
+    assert queries.images(url, bbox=box, instrument="HIRISE") == []
+    assert names(queries.images(url, spacecraft="apollo 15")) == APOLLO
+
+
+def test_time_range_alone_and_with_a_naive_bound(url):
+    in_2009 = queries.images(url, instrument="HiRISE", acquired_from=datetime(2009, 1, 1),
+                             acquired_to=datetime(2010, 1, 1))
+    assert names(in_2009) == HIRISE_2009
+    # ESP_014038 lies near 224°E (-136°), 38°S; no_change_before near 129°E, 36°S (their Mapping groups).
+    assert names(queries.images(url, instrument="HIRISE", acquired_from=datetime(2009, 1, 1),
+                                bbox=(-137, -39, -135, -37))) == HIRISE_2009 - {"no_change_before.cub"}
+    rows = {r["name"]: r for r in in_2009}
+    assert rows["no_change_before.cub"]["start_time"] == datetime(2009, 2, 18, 9, 56, 36, 299000, tzinfo=UTC)
+
+
+def test_resolution_and_angle_ranges(url):
+    every = queries.images(url)
+    with_res = [r for r in every if r["resolution"] is not None]
+    assert with_res, "no sample has a resolution"
+    fine = names(queries.images(url, resolution=(None, 1.0)))
+    # The HiRISE map crops are 0.25 m/pixel (PixelResolution in their Mapping groups); the global maps km-scale.
+    assert HIRISE_2009 <= fine and "ldem_4_reduced.cub" not in fine
+    assert fine == {r["name"] for r in with_res if r["resolution"] <= 1.0}
+    lit = [r for r in every if r["incidence"] is not None]
+    assert lit, "no sample has an incidence angle"
+    low, high = sorted(r["incidence"] for r in lit)[0], sorted(r["incidence"] for r in lit)[-1]
+    assert names(queries.images(url, incidence=(low, high))) == {r["name"] for r in lit}
+    assert names(queries.images(url, incidence=(low, low))) == {r["name"] for r in lit if r["incidence"] == low}
+    assert names(queries.images(url, emission=(0, 90))) == {r["name"] for r in every if r["emission"] is not None}
+
+
+def test_acquisition_filter_is_pure_and_checks_its_ranges():
+    terms = queries.acquisition_filter(False, instrument="CTX", acquired_from=datetime(2020, 1, 1),
+                                       resolution=(None, 6), incidence=(40, 70))
+    sql = " AND ".join(t for t, _ in terms)
+    params = {k: v for _, p in terms for k, v in p.items()}
+    assert sql == ("lower(instrument) = lower(:instrument) AND start_time >= :acquired_from AND "
+                   "resolution <= :resolution_high AND incidence >= :incidence_low AND incidence <= :incidence_high")
+    assert params["acquired_from"] == "2020-01-01T00:00:00.000000Z"   # SQLite: the store's fixed-width text
+    pg = dict(queries.acquisition_filter(True, acquired_from=datetime(2020, 1, 1))[0][1])
+    assert pg["acquired_from"] == datetime(2020, 1, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="low end"):
+        queries.acquisition_filter(False, incidence=(70, 40))
+    with pytest.raises(ValueError, match="before"):
+        queries.acquisition_filter(False, acquired_from=datetime(2021, 1, 1), acquired_to=datetime(2020, 1, 1))
+
+
+def test_cli_acquisition_query(url):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = str(Path(sys.executable).with_name("autocnet-jobs"))
+    res = subprocess.run([cli, "query", "--instrument", "metric", "--from", "1971-07-31T01:25",
+                          "--to", "1971-07-31T01:25:10", "--bbox", "143", "-22", "147", "-18", "--json", "--db", url],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert {f["properties"]["name"] for f in json.loads(res.stdout)["features"]} == {"AS15-M-0297_crop.cub"}
+    bad = subprocess.run([cli, "query", "--incidence", "70", "40", "--db", url], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and "low end" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

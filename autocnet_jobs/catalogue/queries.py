@@ -22,7 +22,14 @@ from sqlalchemy.pool import NullPool
 
 from ..errors import AutocnetJobsError, DatabaseUnavailable
 from .exports.geojson import to_geojson  # noqa: F401 - part of the read side, as before
-from .schema import IMAGE_FIELDS, JOB_STATES, JobState  # noqa: F401 - JobState: the job states, for the views
+from .schema import (  # noqa: F401 - JobState: the job states, for the views
+    IMAGE_FIELDS,
+    JOB_STATES,
+    TIME_COLUMNS,
+    JobState,
+    sqlite_time,
+    utc_datetime,
+)
 from .store.base import safe_url  # noqa: F401 - also for the views (report)
 
 # Image columns a query returns (the camera and the footprint are selected on their own): the record's fields
@@ -139,11 +146,16 @@ def job_rows(url: str, state: str | None = None) -> list[dict[str, Any]]:
 
 def images(url: str, *, bbox: tuple[float, float, float, float] | None = None, geometry=None,
            overlapping: str | None = None, body: str | None = None, since: datetime | None = None,
-           with_footprint: bool = True) -> list[dict[str, Any]]:
+           with_footprint: bool = True, **acquired: Any) -> list[dict[str, Any]]:
     """Image rows, optionally only those whose footprint intersects a lon/lat ``bbox`` (minlon, minlat,
     maxlon, maxlat; minlon > maxlon means the box crosses 180°), a shapely ``geometry`` (lon/lat), or the
     footprint of the image at path ``overlapping`` (NotInCatalogue when it has no row or no footprint);
-    filtered by ``body`` and ``since`` (time added; a naive datetime is UTC)."""
+    filtered by ``body``, ``since`` (time added to the catalogue; a naive datetime is UTC) and the acquisition
+    filters of :func:`acquisition_filter` (``instrument``, ``spacecraft``, ``acquired_from``, ``acquired_to``,
+    ``resolution``, ``incidence``, ``emission``, ``phase``)."""
+    unknown = set(acquired) - set(ACQUISITION_FILTERS)
+    if unknown:
+        raise TypeError(f"images() got unknown filters {sorted(unknown)}; known: {', '.join(ACQUISITION_FILTERS)}")
     region = None
     if bbox is not None:
         region = bbox_geometry(*bbox)
@@ -166,7 +178,7 @@ def images(url: str, *, bbox: tuple[float, float, float, float] | None = None, g
         # The spatial index narrows the rows to those whose bounds meet the region's; the exact test below
         # runs in shapely on both backends, so they answer identically.
         boxes = None if region is None else [g.bounds for g in _parts(region)]
-        rows = _select(conn, postgis, body, since, boxes=boxes)
+        rows = _select(conn, postgis, body, since, boxes=boxes, acquired=acquired)
         if target is not None:
             rows = [r for r in rows if r["path"] != overlapping and r["body"] == target["body"]]
         if region is not None:
@@ -194,7 +206,8 @@ def bbox_geometry(minlon: float, minlat: float, maxlon: float, maxlat: float):
 
 
 def _select(conn: Connection, postgis: bool, body: str | None, since: datetime | None, *, path: str | None = None,
-            boxes: list[tuple[float, float, float, float]] | None = None) -> list[dict]:
+            boxes: list[tuple[float, float, float, float]] | None = None,
+            acquired: dict[str, Any] | None = None) -> list[dict]:
     """Image rows, optionally only those whose footprint bounds meet one of ``boxes`` (index-backed)."""
     cols = ", ".join(_COLUMNS)
     geom = "ST_AsBinary(footprint)" if postgis else "footprint"
@@ -215,15 +228,69 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
         where, box_params = _box_filter(conn, postgis, boxes)
         sql += f" AND {where}"
         params.update(box_params)
+    for where, value in acquisition_filter(postgis, **(acquired or {})):
+        sql += f" AND {where}"
+        params.update(value)
     out = []
     for row in conn.execute(text(sql + " ORDER BY path"), params):
         d = dict(row._mapping)
         fp = d.pop("fp")
         d["footprint"] = shapely.from_wkb(bytes(fp)) if fp is not None else None
+        for col in TIME_COLUMNS:  # SQLite keeps them as text: the same aware datetimes as PostGIS gives
+            if isinstance(d.get(col), str):
+                d[col] = utc_datetime(d[col])
         if isinstance(d.get("camera"), str):
             d["camera"] = json.loads(d["camera"])
         out.append(d)
     return out
+
+
+# Acquisition filters of images(): names and what each compares. Text filters match case-insensitively; ranges
+# are (low, high) in the column's unit, either end None for open, both ends inclusive; acquired_from/acquired_to
+# bound start_time (from inclusive, to exclusive). A row whose column is NULL never matches a filter on it.
+_TEXT_FILTERS = {"instrument": "instrument", "spacecraft": "spacecraft"}
+_RANGE_FILTERS = {"resolution": "resolution", "incidence": "incidence", "emission": "emission", "phase": "phase"}
+ACQUISITION_FILTERS = (*_TEXT_FILTERS, "acquired_from", "acquired_to", *_RANGE_FILTERS)
+
+
+def acquisition_filter(postgis: bool, *, instrument: str | None = None, spacecraft: str | None = None,
+                       acquired_from: datetime | None = None, acquired_to: datetime | None = None,
+                       resolution: tuple[float | None, float | None] | None = None,
+                       incidence: tuple[float | None, float | None] | None = None,
+                       emission: tuple[float | None, float | None] | None = None,
+                       phase: tuple[float | None, float | None] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """WHERE terms with their parameters for the acquisition filters (a pure function: no connection).
+
+    Times: a naive datetime is UTC; PostGIS compares timestamptz, SQLite the fixed-width UTC text the store
+    writes (``schema.sqlite_time``), whose text order is time order. ValueError for a range whose low end is
+    above its high end, or a time range that ends before it starts."""
+    terms: list[tuple[str, dict[str, Any]]] = []
+    given = {"instrument": instrument, "spacecraft": spacecraft}
+    for name, col in _TEXT_FILTERS.items():
+        if given[name] is not None:
+            terms.append((f"lower({col}) = lower(:{name})", {name: given[name]}))
+    if acquired_from is not None and acquired_to is not None and _utc(acquired_to) <= _utc(acquired_from):
+        raise ValueError(f"the acquisition time range ends ({_utc(acquired_to).isoformat()}) before or when it "
+                         f"starts ({_utc(acquired_from).isoformat()})")
+    for name, bound, op in (("acquired_from", acquired_from, ">="), ("acquired_to", acquired_to, "<")):
+        if bound is not None:
+            terms.append((f"start_time {op} :{name}", {name: _utc(bound) if postgis else sqlite_time(bound)}))
+    ranges = {"resolution": resolution, "incidence": incidence, "emission": emission, "phase": phase}
+    for name, col in _RANGE_FILTERS.items():
+        if ranges[name] is None:
+            continue
+        low, high = ranges[name]
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"{name} range {low:g}..{high:g}: the low end is above the high end")
+        if low is not None:
+            terms.append((f"{col} >= :{name}_low", {f"{name}_low": float(low)}))
+        if high is not None:
+            terms.append((f"{col} <= :{name}_high", {f"{name}_high": float(high)}))
+    return terms
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
 
 
 def intersecting(url: str, minlon: float, minlat: float, maxlon: float, maxlat: float) -> list[str]:

@@ -26,7 +26,9 @@ USER_VERSION = 10300  # GeoPackage 1.3.0
 # Attribute columns of each layer and their GeoPackage types (the footprint is the geometry column).
 # The record's fields but the file's mtime, the CRS WKT (the layer's CRS says it) and the extractor parameters; TEXT
 # unless named here.
-_TYPES = {"width": "INTEGER", "height": "INTEGER", "bands": "INTEGER", "size": "INTEGER", "n_keypoints": "INTEGER"}
+_TYPES = {"width": "INTEGER", "height": "INTEGER", "bands": "INTEGER", "size": "INTEGER", "n_keypoints": "INTEGER",
+          "start_time": "DATETIME", "stop_time": "DATETIME", "incidence": "REAL", "emission": "REAL", "phase": "REAL",
+          "resolution": "REAL"}
 FIELDS = (*((k, _TYPES.get(k, "TEXT")) for k in IMAGE_FIELDS if k not in ("mtime", "crs_wkt", "extractor_params")),
           ("created_at", "DATETIME"), ("updated_at", "DATETIME"))
 
