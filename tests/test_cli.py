@@ -137,10 +137,18 @@ BAD = [
     (["query", "--overlapping", "/no/such/image.cub"], ["/no/such/image.cub is not in the catalogue"]),
     (["query", "--frobnicate"], ["unrecognized arguments: --frobnicate"]),
     (["query", "--body", "Marz"], ["--body Marz", "no image of that body", "Moon"]),
+    (["query", "--from", "2021-01-01", "--to", "2020-06-01"], ["--from/--to", "ends", "before", "starts"]),
+    (["query", "--from", "yesterday"], ["--from", "'yesterday' is not a time"]),
+    (["query", "--incidence", "70", "40"], ["incidence range 70..40", "low end is above the high end"]),
+    (["query", "--resolution", "fine", "6"], ["--resolution", "expected a number", "'fine'"]),
+    (["query", "--emission", "10"], ["--emission", "expected 2 arguments"]),
+    (["export", "--format", "stac"], ["--format stac needs --out DIR"]),
+    (["export", "--format", "autocnet", "--schema", "acn"], ["autocnet", "PostGIS schema", "postgresql+psycopg"]),
+    (["export", "--format", "geojson", "--schema", "acn"], ["--schema is for --format autocnet"]),
     (["export", "--body", "Marz"], ["--body Marz", "Moon"]),
     (["plot", "--out", "m.png", "--body", "Marz"], ["--body Marz", "Moon"]),
     (["report", "--out", "r.html", "--body", "Mars"], ["--body Mars", "Moon"]),
-    (["export", "--format", "shp"], ["--format", "invalid choice", "geojson", "gpkg"]),
+    (["export", "--format", "shp"], ["--format", "invalid choice", "geojson", "gpkg", "stac", "autocnet"]),
     (["export", "--format", "gpkg"], ["--format gpkg needs --out"]),
     (["export", "--out", "/no/such/dir/x.json"], ["--out", "/no/such/dir", "does not exist"]),
     (["export", "--out", "/tmp"], ["--out", "is a folder"]),
@@ -198,3 +206,11 @@ def test_query_since_takes_iso_times_offsets_and_ages(capsys, catalogue):
     target = str(catalogue["images"] / APOLLO[0])
     assert count("--overlapping", target) == 1
     assert count("--wkt", "POLYGON((140 -25, 150 -25, 150 -15, 140 -15, 140 -25))") == 2
+
+
+def test_query_help_says_since_is_ingest_time_and_from_to_acquisition(capsys):
+    rc, out, _ = run_main(capsys, "query", "--help")
+    assert rc == 0
+    text = " ".join(out.split())
+    assert "added to the catalogue since (ingest time, not acquisition time" in text
+    assert "--from T acquired at or after T" in text and "--to T acquired before T" in text

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import config as config_mod
 from ..errors import AutocnetJobsError, ConfigError
-from .arguments import _extension, _int_range, _number, _one_line, _out_file, _Parser, _since, _wkt
+from .arguments import _extension, _int_range, _number, _one_line, _out_file, _Parser, _quantity, _since, _wkt
 
 READ_ONLY = ("status", "failed", "query", "export", "plot", "report")
 
@@ -99,17 +99,21 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--overlapping", help="path of an image in the catalogue")
     q.add_argument("--body")
     q.add_argument("--since", type=_since,
-                   help="only images added since: ISO date or date-time (UTC unless an offset is given), or an "
-                        "age such as 12h or 2d")
+                   help="only images added to the catalogue since (ingest time, not acquisition time: see --from "
+                        "and --to): ISO date or date-time (UTC unless an offset is given), or an age such as 12h or 2d")
+    _acquisition_arguments(q)
     q.add_argument("--json", action="store_true")
     common(q)
     q.set_defaults(func=cmd_query)
 
     e = sub.add_parser("export", help="write the catalogue with footprints")
-    e.add_argument("--format", choices=["geojson", "gpkg"], default=None,
-                   help="geojson (one collection, lon/lat) or gpkg (GeoPackage: one layer per body in its CRS); "
-                        "default: from the --out extension, else geojson")
-    e.add_argument("--out", type=_out_file, help="output file (default: stdout; required for gpkg)")
+    e.add_argument("--format", choices=["geojson", "gpkg", "stac", "autocnet"], default=None,
+                   help="geojson (one collection, lon/lat), gpkg (GeoPackage: one layer per body in its CRS), stac "
+                        "(a static STAC catalog in the folder --out) or autocnet (AutoCNet's images, keypoints and "
+                        "cameras tables in the PostGIS schema --schema); default: from the --out extension, else "
+                        "geojson")
+    e.add_argument("--out", help="output file, or folder for stac (default: stdout; required for gpkg and stac)")
+    e.add_argument("--schema", help="PostGIS schema the autocnet format writes its tables into (created if missing)")
     e.add_argument("--body")
     common(e)
     e.set_defaults(func=cmd_export)
@@ -127,6 +131,35 @@ def _parser() -> argparse.ArgumentParser:
     common(h)
     h.set_defaults(func=cmd_report)
     return p
+
+
+def _acquisition_arguments(p: argparse.ArgumentParser) -> None:
+    """The acquisition filters of ``query`` (queries.ACQUISITION_FILTERS)."""
+    p.add_argument("--instrument", help="instrument id as the label gives it (HIRISE, NACL, METRIC), any case")
+    p.add_argument("--spacecraft", help="spacecraft name as the label gives it (MARS RECONNAISSANCE ORBITER), any case")
+    p.add_argument("--from", dest="acquired_from", type=_since, metavar="T",
+                   help="acquired at or after T (the image's start time; UTC unless an offset is given)")
+    p.add_argument("--to", dest="acquired_to", type=_since, metavar="T",
+                   help="acquired before T (the image's start time; a date means its midnight, UTC)")
+    for name, unit in (("resolution", "metres per pixel at the image centre"),
+                       ("incidence", "solar incidence angle at the centre, degrees"),
+                       ("emission", "emission angle at the centre, degrees"),
+                       ("phase", "phase angle at the centre, degrees")):
+        p.add_argument(f"--{name}", nargs=2, type=_quantity, metavar=("MIN", "MAX"),
+                       help=f"{unit}, from MIN to MAX inclusive (images that do not say are left out)")
+
+
+def _acquisition_filters(args: argparse.Namespace) -> dict[str, Any]:
+    """The acquisition filters given, checked (a bad range is a UsageError naming the option)."""
+    from ..catalogue import queries
+
+    given = {k: getattr(args, k, None) for k in queries.ACQUISITION_FILTERS}
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
+    try:
+        queries.acquisition_filter(False, **given)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("the acquisition time range", "--from/--to: the range")) from None
+    return given
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
@@ -283,7 +316,8 @@ def cmd_query(args: argparse.Namespace) -> int:
             raise UsageError(f"--bbox: {exc}") from None
     rows = queries.images(_config(args)["database"]["url"], bbox=tuple(args.bbox) if args.bbox else None,
                           geometry=args.wkt, body=args.body, since=args.since,
-                          overlapping=os.path.abspath(args.overlapping) if args.overlapping else None)
+                          overlapping=os.path.abspath(args.overlapping) if args.overlapping else None,
+                          **_acquisition_filters(args))
     if args.json:
         print(json.dumps(queries.to_geojson(rows), default=str))
     else:
@@ -297,9 +331,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..catalogue import queries
 
     fmt = args.format or ("gpkg" if (args.out or "").lower().endswith(".gpkg") else "geojson")
-    if fmt == "gpkg" and not args.out:
-        raise UsageError("--format gpkg needs --out FILE.gpkg (a GeoPackage cannot go to stdout)")
-    rows = queries.images(_config(args)["database"]["url"], body=args.body)
+    url = _config(args)["database"]["url"]
+    if fmt == "autocnet":
+        return _export_autocnet(args, url)
+    if args.schema:
+        raise UsageError(f"--schema is for --format autocnet, not {fmt}")
+    if fmt in ("gpkg", "stac") and not args.out:
+        what = "FILE.gpkg (a GeoPackage" if fmt == "gpkg" else "DIR (a STAC catalog is a folder of files; it"
+        raise UsageError(f"--format {fmt} needs --out {what} cannot go to stdout)")
+    if args.out and fmt != "stac":
+        try:
+            _out_file(args.out)
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"--out: {exc}") from None
+    rows = queries.images(url, body=args.body)
+    if fmt == "stac":
+        from ..catalogue.exports.stac import write_stac
+
+        try:
+            counts = write_stac(rows, args.out)
+        except ValueError as exc:
+            raise UsageError(f"--out: {exc}") from None
+        print(f"{len(rows)} images written to {os.path.join(args.out, 'catalog.json')} as {len(counts)} STAC "
+              f"collections ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
+        return 0
     if fmt == "gpkg":
         from ..catalogue.exports.gpkg import write_gpkg
 
@@ -315,6 +370,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"{len(rows)} images written to {args.out}")
     else:
         print(doc)
+    return 0
+
+
+def _export_autocnet(args: argparse.Namespace, url: str) -> int:
+    from ..catalogue import queries
+    from ..catalogue.exports import autocnet
+
+    if not queries.is_postgis(url):
+        raise UsageError("--format autocnet writes AutoCNet's tables into a PostGIS schema; this catalogue is "
+                         f"{queries.safe_url(url)} (give --db postgresql+psycopg://...)")
+    if not args.schema:
+        raise UsageError("--format autocnet needs --schema NAME (the PostGIS schema of the AutoCNet project)")
+    if args.out:
+        raise UsageError("--format autocnet writes into the database (--schema), not to --out")
+    try:
+        with queries.connect(url) as conn:
+            counts = autocnet.export_autocnet(conn, args.schema, body=args.body)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"AutoCNet tables in schema {args.schema}: " + ", ".join(f"{k}: {v} rows" for k, v in counts.items()))
     return 0
 
 

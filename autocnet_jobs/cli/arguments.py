@@ -37,14 +37,24 @@ def _int_range(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def _number(text: str) -> float:
+def _finite(text: str, unit: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
     if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a number in degrees, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number{unit}, got {text!r}")
     return value
+
+
+def _number(text: str) -> float:
+    """A finite number of degrees (--bbox)."""
+    return _finite(text, " in degrees")
+
+
+def _quantity(text: str) -> float:
+    """A finite number in the option's own unit (--resolution in metres per pixel, angles in degrees)."""
+    return _finite(text, "")
 
 
 def _extension(text: str) -> str:

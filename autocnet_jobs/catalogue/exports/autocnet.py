@@ -1,0 +1,119 @@
+"""AutoCNet export (PostGIS only): AutoCNet's ``images``, ``keypoints`` and ``cameras`` tables, filled from the
+catalogue, in a schema of the same database, so an AutoCNet project pointed at that schema sees the ingested
+images, their footprints, keypoint files and camera models.
+
+The tables follow AutoCNet 1.2's database model (``autocnet/io/db/model.py``, DOI-USGS/Autocnet commit
+a4a4eed8afe2cecd33541308fc0d260888011282; ``Images`` has had ``dem``/``dem_type`` since 1.2.0): the same table
+and column names, types and constraints, geometry columns typed with the project's latitudinal SRID. An AutoCNet
+project is of one body (one ``latitudinal_srid``), so one schema holds one body's images.
+
+Rows keep the catalogue's image id (AutoCNet's ``images.id``, ``keypoints.id``, ``cameras.image_id``), so a
+re-export updates them in place, and AutoCNet's own tables (points, measures, ...) that reference them survive it;
+``images.ignore`` is AutoCNet's to set and is never overwritten. Images removed from the catalogue stay.
+"""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+AUTOCNET_MODEL = "AutoCNet 1.2, autocnet/io/db/model.py (DOI-USGS/Autocnet a4a4eed8afe2cecd33541308fc0d260888011282)"
+_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def ddl(schema: str, srid: int) -> list[str]:
+    """AutoCNet's three tables in ``schema`` with geometry columns of SRID ``srid`` (created if missing)."""
+    s = f'"{schema}"'
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {s}",
+        f"""CREATE TABLE IF NOT EXISTS {s}.images (
+              id SERIAL PRIMARY KEY, name VARCHAR, path VARCHAR, serial VARCHAR UNIQUE,
+              ignore BOOLEAN DEFAULT false, geom geometry(MULTIPOLYGON, {srid}),
+              footprint_bodyfixed geometry(MULTIPOLYGON), cam_type VARCHAR, dem VARCHAR, dem_type VARCHAR)""",
+        f"CREATE INDEX IF NOT EXISTS idx_images_geom ON {s}.images USING gist (geom)",
+        f"""CREATE TABLE IF NOT EXISTS {s}.keypoints (
+              id SERIAL PRIMARY KEY, image_id INTEGER REFERENCES {s}.images (id) ON DELETE CASCADE,
+              convex_hull_image geometry(POLYGON), convex_hull_latlon geometry(POLYGON, {srid}),
+              path VARCHAR, nkeypoints INTEGER)""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.cameras (
+              id SERIAL PRIMARY KEY, image_id INTEGER UNIQUE REFERENCES {s}.images (id) ON DELETE CASCADE,
+              camera VARCHAR, camtype VARCHAR)""",
+    ]
+
+
+def export_autocnet(conn: Connection, schema: str, *, body: str | None = None) -> dict[str, int]:
+    """Create or update AutoCNet's tables in ``schema`` from the catalogue ``conn`` is connected to (PostGIS), in
+    one transaction; returns {table: rows of this body now in it}. ValueError (a user error) for a schema name that
+    is not a plain lower-case identifier or is the catalogue's own, a catalogue of several bodies without
+    ``body``, or a schema that already holds another body's tables."""
+    if not _NAME.fullmatch(schema):
+        raise ValueError(f"--schema {schema!r}: give a lower-case SQL name (letters, digits, _), e.g. ctx_project")
+    with conn.begin():
+        if schema == conn.execute(text("SELECT current_schema()")).scalar():
+            raise ValueError(f"--schema {schema}: that is the catalogue's own schema (its images table is ours); "
+                             "name another")
+        body, srid = _one_body(conn, body)
+        existing = _existing_srid(conn, schema)
+        if existing is not None and existing != srid:
+            raise ValueError(f"--schema {schema} holds AutoCNet tables of SRID {existing}; this export is of {body} "
+                             f"(SRID {srid}): an AutoCNet project is of one body, name another schema")
+        for stmt in ddl(schema, srid):
+            conn.exec_driver_sql(stmt)
+        _fill(conn, schema, srid)
+        return {t: conn.execute(text(f'SELECT count(*) FROM "{schema}".{t}')).scalar()
+                for t in ("images", "keypoints", "cameras")}
+
+
+def _one_body(conn: Connection, body: str | None) -> tuple[str, int]:
+    rows = conn.execute(text("SELECT body, srid, count(*) FROM images WHERE srid IS NOT NULL "
+                             "AND (CAST(:b AS text) IS NULL OR lower(body) = lower(:b)) GROUP BY body, srid "
+                             "ORDER BY body"), {"b": body}).all()
+    if not rows:
+        raise ValueError(f"no image of {body} with a known body in the catalogue" if body else
+                         "no image of a known body in the catalogue: nothing for AutoCNet")
+    if len(rows) > 1:
+        bodies = ", ".join(f"{b} ({n})" for b, _, n in rows)
+        raise ValueError(f"the catalogue has images of {bodies}; an AutoCNet project is of one body: give --body")
+    return rows[0][0], int(rows[0][1])
+
+
+def _existing_srid(conn: Connection, schema: str) -> int | None:
+    return conn.execute(text("SELECT srid FROM geometry_columns WHERE f_table_schema = :s AND f_table_name = 'images' "
+                             "AND f_geometry_column = 'geom'"), {"s": schema}).scalar()
+
+
+def _fill(conn: Connection, schema: str, srid: int) -> None:
+    s = f'"{schema}"'
+    sensor = "camera::jsonb ->> 'type'"
+    # AutoCNet's cam_type: isis for an ISIS3 cube with a sensor model (AutoCNet reads the cube's own SPICE), csm for
+    # a sensor model of another format (our camera JSON is laid out like an ALE ISD); NULL for map-projected images
+    # and those without a camera (AutoCNet has no sensor for them).
+    # A serial two catalogue images share (one product ingested under two paths) goes to the first: AutoCNet's
+    # serial is unique.
+    conn.execute(text(f"""
+        INSERT INTO {s}.images (id, name, path, serial, ignore, geom, cam_type)
+        SELECT id, name, path,
+               CASE WHEN row_number() OVER (PARTITION BY serial_number ORDER BY id) = 1 THEN serial_number END,
+               false, footprint::geometry(MULTIPOLYGON, {srid}),
+               CASE WHEN {sensor} IN ('framing', 'line_scan') THEN
+                    CASE WHEN driver = 'ISIS3' THEN 'isis' ELSE 'csm' END END
+        FROM images WHERE srid = :srid
+        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, path = EXCLUDED.path, serial = EXCLUDED.serial,
+               geom = EXCLUDED.geom, cam_type = EXCLUDED.cam_type"""), {"srid": srid})
+    conn.execute(text(f"""
+        INSERT INTO {s}.keypoints (id, image_id, path, nkeypoints)
+        SELECT id, id, keypoints_path, n_keypoints FROM images
+        WHERE srid = :srid AND keypoints_path IS NOT NULL
+        ON CONFLICT (id) DO UPDATE SET image_id = EXCLUDED.image_id, path = EXCLUDED.path,
+               nkeypoints = EXCLUDED.nkeypoints"""), {"srid": srid})
+    conn.execute(text(f"""
+        INSERT INTO {s}.cameras (id, image_id, camera, camtype)
+        SELECT id, id, camera::text, CASE WHEN {sensor} IN ('framing', 'line_scan') THEN 'csm' END
+        FROM images WHERE srid = :srid AND camera IS NOT NULL AND {sensor} IS NOT NULL
+        ON CONFLICT (image_id) DO UPDATE SET camera = EXCLUDED.camera, camtype = EXCLUDED.camtype"""),
+        {"srid": srid})
+    for table in ("images", "keypoints", "cameras"):  # AutoCNet's own inserts continue after our ids
+        conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{s}.{table}', 'id'), "
+                          f"GREATEST((SELECT max(id) FROM {s}.{table}), 1))"))
+
