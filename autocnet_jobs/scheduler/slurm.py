@@ -151,8 +151,6 @@ class SlurmBackend(ClusterBackend):
                                        "dashboard_address": self.config["dashboard_address"]}
         if s["interface"]:
             kwargs["scheduler_options"]["interface"] = s["interface"]
-        # TLS: file paths only (dask-jobqueue puts them on the worker command line; the files are 0600).
-        kwargs["security"] = self.security()
         if s["worker_lifetime"]:
             kwargs["worker_extra_args"] = [*_site_list("worker-extra-args", "extra"), "--lifetime",
                                            s["worker_lifetime"], "--lifetime-stagger", s["worker_lifetime_stagger"]]
@@ -171,7 +169,9 @@ class SlurmBackend(ClusterBackend):
     def _start(self) -> Client:
         s = self.config["slurm"]
         self._submit_dir = os.getcwd()  # sbatch runs here: the default working and log directory of the jobs
-        self.cluster = WatchedSLURMCluster(**self.cluster_kwargs())
+        # TLS (made here, not in cluster_kwargs, so rendering a job script makes no credentials): file paths only,
+        # which dask-jobqueue puts on the worker command line; the files are 0600 on the shared filesystem.
+        self.cluster = WatchedSLURMCluster(**self.cluster_kwargs(), security=self.security())
         # The values the job scripts really use (a site's jobqueue.yaml may set them).
         job = self.cluster._dummy_job
         self._job_name = job.job_name or "worker"
