@@ -355,3 +355,25 @@ def test_site_example_keeps_the_dashboard_on_loopback_and_tls_on():
     assert site["cluster"]["security"] == "auto"
     lines = (REPO / "deploy" / "site-example.yml").read_text().splitlines()
     assert not [line for line in lines if "0.0.0.0" in line.split("#")[0]]
+
+
+def test_address_backend_passes_the_sites_certificates_to_the_client(tmp_path):
+    """A scheduler someone else runs with TLS: the site's files in cluster.security get us in (and stay)."""
+    from distributed import LocalCluster
+
+    site = make_run_credentials(str(tmp_path / "site"))  # stands for certificates a site issued
+    folder = tiny_files(tmp_path / "in", 3)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tls://",
+                      security=site.security(), dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://")
+        with pytest.raises(ConfigError, match="wants TLS but no certificate"):
+            ImageAdder(make_config(tmp_path, cluster={"backend": "address", "address": address}), quiet=True)
+        files = {"ca_file": site.ca, "cert": site.cert, "key": site.key}
+        cfg = make_config(tmp_path, cluster={"backend": "address", "address": address, "security": files})
+        with ImageAdder(cfg, process=faults.tiny_record, quiet=True) as ia:
+            ia.add_images(folder, "cub")
+            ia.wait(timeout=60)
+            assert all(v is True for v in ia.job_status.values()), ia.job_status
+    assert all(os.path.isfile(p) for p in files.values())  # a site's files are never removed
+    site.remove()

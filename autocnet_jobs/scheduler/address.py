@@ -6,6 +6,7 @@ from typing import Mapping
 from distributed import Client
 from distributed.security import Security
 
+from ..errors import ConfigError
 from .base import ClusterBackend
 from .security import Credentials, site_credentials
 
@@ -33,8 +34,13 @@ class AddressBackend(ClusterBackend):
         return None
 
     def _start(self) -> Client:
+        security = self.security()
+        address = self.config["address"]
+        if security is None and address.startswith("tls://"):
+            raise ConfigError(f"cluster.address {address} wants TLS but no certificate is configured: set "
+                              "cluster.security to the site's {ca_file, cert, key} (or Dask's distributed.comm.tls)")
         # None: Dask's own config (and its security loader) decide, as for any client.
-        return Client(self.config["address"], security=self.security(), timeout=30)
+        return Client(address, security=security, timeout=30)
 
     def close(self) -> None:
         # The scheduler and its workers are not ours to stop.
