@@ -113,7 +113,7 @@ class ImageAdder:
 
     def _submit(self, paths: list[str], force: bool) -> list[str]:
         tracker = self._require()
-        known = {} if force else tracker.known()
+        known = {} if force else tracker.known()  # read once per adder, then kept current by the tracker
         todo, skipped = [], []
         for path in paths:
             size, mtime = _stat(path)
@@ -134,7 +134,7 @@ class ImageAdder:
     def retry_failed(self) -> list[str]:
         """Resubmit every failed image (of this run and of earlier runs in the catalogue) with a fresh budget."""
         tracker = self._require()
-        earlier = [p for p, v in tracker.known().items() if v["state"] == "failed" and p not in tracker.jobs]
+        earlier = tracker.earlier_failures()
         return tracker.retry_failed() + tracker.submit([(p, *_stat(p)) for p in earlier], force=True)
 
     def wait(self, timeout: float | None = None) -> None:

@@ -48,6 +48,8 @@ _EITHER: dict[str, tuple[type, ...]] = {"cluster.security": (str, Mapping)}
 SECURITY_WORDS = ("auto", "none")
 SECURITY_FILES = {"ca_file": True, "cert": True, "key": False}  # file -> required
 # (The extractor section's rules live with the extractor: features.effective_settings, run by _validate.)
+# Keys that take "auto" or a whole number >= 1.
+_AUTO_OR_COUNT = ("cluster.max_in_flight", "cluster.images_per_task")
 _POSITIVE = {"cluster.n_workers", "cluster.maxfailures", "database.batch_size", "reading.band",
              "pyro.max_message_size", "cluster.worker_grace"}
 
@@ -115,6 +117,10 @@ def _merge(base: dict, user: Mapping, prefix: str, source: str) -> None:
 
 
 def _check_type(name: str, default: Any, value: Any, source: str) -> None:
+    if name in _AUTO_OR_COUNT:
+        if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"config key {name!r} in {source} must be 'auto' or a whole number >= 1, got {value!r}")
+        return
     if value is None:
         if default is None or name in _NULLABLE:
             return

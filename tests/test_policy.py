@@ -10,7 +10,8 @@ from autocnet_jobs import errors
 from autocnet_jobs.catalogue.schema import JOB_STATES, JobState
 from autocnet_jobs.engine.job import Job, catalogue_job
 from autocnet_jobs.engine.policy import (Abandoned, Cancel, Committed, Failed, FutureDone, Launch, Rejected, Rules,
-                                         SaveRow, Started, StopHung, Succeeded, Tick, Write, decide, launched)
+                                         SaveRow, Started, StopHung, Succeeded, Tick, Unstarted, Write, decide,
+                                         launched)
 
 RULES = Rules(maxfailures=3, job_timeout=60.0, max_requeues=2)
 W1 = {"host": "n1", "pid": "11", "address": "tcp://n1:1"}
@@ -161,6 +162,26 @@ def test_a_task_that_ended_without_reporting_is_unexpected():
     assert (job.errors[-1]["kind"], job.errors[-1]["type"]) == (errors.UNEXPECTED, "NoCallback")
 
 
+# ---- several images in one task: its end, for an image it had not started yet ---------------------------------------
+@pytest.mark.parametrize("status,exc", [("error", "KilledWorker"), ("cancelled", None), ("finished", None),
+                                        ("error", "CommunicationError")])
+def test_an_image_its_task_never_started_goes_back_without_a_failure(status, exc):
+    job, actions = decide(queued(), Unstarted(status, exc, "another image's worker died"), RULES)
+    assert (job.state, job.failures, job.requeues, job.attempt, job.errors) == (Q, 0, 1, None, ())
+    assert kinds(actions) == [Launch]
+
+
+def test_an_image_sent_back_too_often_is_judged_as_its_task_ended():
+    job, actions = decide(queued(requeues=2), Unstarted("error", "KilledWorker", "gone"), RULES)
+    assert (job.state, job.failures) == (Q, 1) and kinds(actions) == [Launch, SaveRow]
+    assert job.errors[-1]["kind"] == errors.WORKER_DIED
+
+
+def test_an_image_whose_start_arrived_is_charged_for_its_task_end():
+    job, _ = decide(running(), Unstarted("error", "KilledWorker", "gone"), RULES)
+    assert (job.failures, job.errors[-1]["kind"]) == (1, errors.WORKER_DIED)
+
+
 def test_the_future_of_a_writing_job_ends_its_attempt_and_nothing_else():
     job, actions = decide(writing(), FutureDone("finished"), RULES)
     assert (job.state, job.attempt, job.failures, actions) == (WR, None, 0, [])
@@ -214,7 +235,8 @@ def test_the_timeout_applies_only_to_running_jobs(state_of):
 
 # ---- terminal jobs, retries, the catalogue ----------------------------------------------------------------------
 @pytest.mark.parametrize("event", [Started(W1, now=1.0), Succeeded({}), Failed(error()), FutureDone("finished"),
-                                   Committed(), Rejected("x"), Tick(now=1e9), Abandoned(error())])
+                                   Committed(), Rejected("x"), Tick(now=1e9), Abandoned(error()),
+                                   Unstarted("cancelled")])
 @pytest.mark.parametrize("state", [D, F])
 def test_a_terminal_job_ignores_every_event(event, state):
     job = dataclasses.replace(queued(), state=state, attempt=None)

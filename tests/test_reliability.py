@@ -51,10 +51,18 @@ def stray_processes(before: set[int]) -> list[str]:
     return out
 
 
-def test_sigkill_of_a_worker_counts_once_and_the_job_reruns(tmp_path, monkeypatch):
+# The faults that depend on how images share tasks run with one image per task and with eight (each image still
+# its own job): a death or a hang charges only the image running then.
+per_task = pytest.mark.parametrize("per_task", [1, 8])
+
+
+@per_task
+def test_sigkill_of_a_worker_counts_once_and_the_job_reruns(tmp_path, monkeypatch, per_task):
     monkeypatch.setenv("AUTOCNET_TEST_SLOW", "1.0")
-    folder = tiny_files(tmp_path / "in", 6)
-    with ImageAdder(config(tmp_path), process=faults.slow_record, quiet=True) as ia:
+    folder = tiny_files(tmp_path / "in", 6 if per_task == 1 else 12)
+    # Two tasks in flight: 6 images in each with 8 per task.
+    cfg = config(tmp_path, cluster={"images_per_task": per_task, "max_in_flight": "auto" if per_task == 1 else 2})
+    with ImageAdder(cfg, process=faults.slow_record, quiet=True) as ia:
         pids = ia.client.run(os.getpid)  # {worker address: pid}
         ia.add_images(folder, "cub")
         wait_until(lambda: any((i := ia.job_info(p)) and i["state"] == "running" for p in ia.job_status))
@@ -69,10 +77,13 @@ def test_sigkill_of_a_worker_counts_once_and_the_job_reruns(tmp_path, monkeypatc
         assert all(h["kind"] == "worker_died" for p in others for h in ia.failure(p)["history"])
 
 
-def test_hung_task_times_out_is_cancelled_and_its_worker_restarted(tmp_path):
+@per_task
+def test_hung_task_times_out_is_cancelled_and_its_worker_restarted(tmp_path, per_task):
     folder = tiny_files(tmp_path / "in", 4)
     (folder / "hang-forever.cub").write_bytes(b"x")
-    cfg = config(tmp_path, cluster={"job_timeout": 2, "maxfailures": 2})
+    # With 8 per task, one task in flight: the hung image and the four behind it share it, and go back uncounted.
+    cfg = config(tmp_path, cluster={"job_timeout": 2, "maxfailures": 2, "images_per_task": per_task,
+                                    "max_in_flight": "auto" if per_task == 1 else 1})
     with ImageAdder(cfg, process=faults.hang_marked, quiet=True) as ia:
         before = set(ia.client.run(os.getpid).values())
         ia.add_images(folder, "cub")
@@ -83,6 +94,7 @@ def test_hung_task_times_out_is_cancelled_and_its_worker_restarted(tmp_path):
         f = ia.failure(hung)
         assert f["attempts"] == 2 and [h["kind"] for h in f["history"]] == ["timeout", "timeout"]
         assert sum(v is True for v in ia.job_status.values()) == 4
+        assert [p for p in ia.job_status if p != hung and ia.failure(p)] == []  # charged to the hung image only
         after: set[int] = set()
 
         def replaced() -> bool:  # the second hung attempt's worker may still be on its way out
@@ -137,7 +149,8 @@ def test_killed_adder_resumes_without_partial_files_or_duplicates(tmp_path):
     assert leftovers == []
 
 
-def test_bad_inputs_each_get_a_typed_reason_and_the_run_goes_on(tmp_path):
+@per_task
+def test_bad_inputs_each_get_a_typed_reason_and_the_run_goes_on(tmp_path, per_task):
     d = tmp_path / "in"
     d.mkdir()
     good = sample("dawnEqui1.cub")
@@ -149,7 +162,7 @@ def test_bad_inputs_each_get_a_typed_reason_and_the_run_goes_on(tmp_path):
     names = ["with space.cub", "quote's \"x\".cub", "ünïcødé_画像.cub"]
     for name in names:
         (d / name).symlink_to(good)
-    with ImageAdder(config(tmp_path, cluster={"maxfailures": 2}), quiet=True) as ia:
+    with ImageAdder(config(tmp_path, cluster={"maxfailures": 2, "images_per_task": per_task}), quiet=True) as ia:
         assert len(ia.add_images(d, "cub")) == 8
         ia.wait(300)
         kinds = {Path(p).name: ia.failure(p)["kind"] for p in ia.failed_jobs}
@@ -256,16 +269,19 @@ def test_cli_failed_and_retry_across_runs(tmp_path):
     assert status["counts"] == {"queued": 0, "running": 0, "done": 2, "failed": 0}
 
 
-def test_status_from_a_second_process_matches_the_tracker(tmp_path):
+@per_task
+def test_status_from_a_second_process_matches_the_tracker(tmp_path, per_task):
     folder = tiny_files(tmp_path / "in", 12)
     for name in ("zz-hang-a.cub", "zz-hang-b.cub"):  # sorted last: submitted after the others
         (folder / name).write_bytes(b"x")
-    cfg = config(tmp_path, cluster={"job_timeout": 600})
+    cfg = config(tmp_path, cluster={"job_timeout": 600, "images_per_task": per_task})
     url = cfg["database"]["url"]
     with ImageAdder(cfg, process=faults.hang_marked, quiet=True) as ia:
         ia.add_images(folder, "cub")
-        # Both workers end up stuck in the two hanging jobs: a state that holds still long enough to compare.
-        wait_until(lambda: ia.progress()["done"] == 12 and ia.progress()["running"] == 2, timeout=120)
+        # The workers end up stuck in the hanging jobs: a state that holds still long enough to compare. With
+        # several per task the two may share the last task: one runs, the other waits behind it, queued.
+        wait_until(lambda: (c := ia.progress())["done"] == 12 and c["running"] >= 1 and c["running"] + c["queued"]
+                   == 2, timeout=120)
         time.sleep(1.0)  # one writer flush interval and more
         mine = ia.progress()
         out = subprocess.run([CLI, "status", "--json", "--db", url, "--detail"], capture_output=True, text=True,
@@ -274,10 +290,12 @@ def test_status_from_a_second_process_matches_the_tracker(tmp_path):
         assert theirs["counts"] == {"queued": mine["queued"], "running": mine["running"], "done": mine["done"],
                                     "failed": mine["failed"]}
         running = sorted(Path(j["path"]).name for j in theirs["jobs"] if j["state"] == "running")
-        assert running == ["zz-hang-a.cub", "zz-hang-b.cub"]
+        assert running == sorted(Path(p).name for p in ia.job_status if ia.job_info(p)["state"] == "running")
+        assert set(running) <= {"zz-hang-a.cub", "zz-hang-b.cub"} and len(running) == mine["running"]
 
 
-def test_soak_2000_images_with_raises_and_hangs(tmp_path):
+@per_task
+def test_soak_2000_images_with_raises_and_hangs(tmp_path, per_task):
     d = tmp_path / "in"
     d.mkdir()
     n = 2000
@@ -287,7 +305,7 @@ def test_soak_2000_images_with_raises_and_hangs(tmp_path):
     n_raise, n_hang = n // 20, n // 100
     before_children = children()
     before_threads = {t.ident for t in threading.enumerate()}
-    cfg = config(tmp_path, cluster={"job_timeout": 3, "maxfailures": 3})
+    cfg = config(tmp_path, cluster={"job_timeout": 3, "maxfailures": 3, "images_per_task": per_task})
     with ImageAdder(cfg, process=faults.soak, quiet=True) as ia:
         ports = {int(ia.callback_uri.rsplit(":", 1)[1]), int(ia.client.scheduler.address.rsplit(":", 1)[1])}
         writer = ia._tracker.writer.pid
@@ -295,6 +313,10 @@ def test_soak_2000_images_with_raises_and_hangs(tmp_path):
         ia.wait(900)
         status, failed = ia.job_status, ia.failed_jobs
         attempts = {p: ia.failure(p)["attempts"] for p in failed}
+        raise_kinds = {h["type"] for p in failed for h in ia.failure(p)["history"]}
+        # A hang (or a raise) charges its own image only: the others of its task went back without a failure.
+        ok_timeouts = [p for p in status if "ok" in os.path.basename(p) and ia.failure(p)
+                       and "timeout" in [h["kind"] for h in ia.failure(p)["history"]]]
         hung = [p for p in status if "hang" in p]
         hang_history = {p: [h["kind"] for h in (ia.failure(p) or {"history": []})["history"]] for p in hung}
         # A hang with no failure is allowed only where Dask wrote the hanging execution off (KilledWorker) before
@@ -303,7 +325,8 @@ def test_soak_2000_images_with_raises_and_hangs(tmp_path):
                      if not h and not ia.job_info(p)["requeues"]}
     assert len(status) == n
     assert sorted(failed) == sorted(p for p in status if "raise" in p) and len(failed) == n_raise
-    assert set(attempts.values()) == {3}
+    assert set(attempts.values()) == {3} and raise_kinds == {"ValueError"}
+    assert ok_timeouts == []
     assert sum(v is True for v in status.values()) == n - n_raise
     # Each hang counted as a timeout. On a loaded machine a hang's worker can also be lost before the timeout
     # (a restart slower than SpecCluster's lost-worker-timeout; Dask then re-runs the task): counted as such.

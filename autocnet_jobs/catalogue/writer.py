@@ -9,9 +9,10 @@ The process is a fresh interpreter running this module (``python -c``), not a ``
 re-imports the caller's ``__main__``, so it starts the same from a script, a notebook, ``python -c`` or a script
 read from standard input (whose ``__main__`` names no file), and runs none of the caller's code.
 
-Messages in:  ("write", records, job_rows) | ("known", request_id) | ("stop",)
+Messages in:  ("write", records, job_rows) | ("known", request_id) | ("sync", tag) | ("stop",)
 Messages out: ("ready", None) | ("fatal", message) | ("committed", [paths]) | ("rejected", [(path, message)])
-              | ("known", request_id, {path: state}) | ("db_down", message) | ("db_up", None)
+              | ("known", request_id, {path: state}) | ("synced", tag): all before the sync is committed
+              | ("db_down", message) | ("db_up", None)
 """
 from __future__ import annotations
 
@@ -123,6 +124,9 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: Inbox, 
                 elif kind == "known":
                     flush()
                     outbox.put(("known", msg[1], _known(store)))
+                elif kind == "sync":  # the tracker paces what it sends by these
+                    flush()
+                    outbox.put(("synced", msg[1]))
                 elif kind == "stop":
                     stopping = True
             if stopping or len(records) + len(jobs) >= batch_size or (

@@ -1,17 +1,21 @@
 """What the tracker knows about one image's job, and what the ``jobs`` table keeps of it.
 
 A Job is frozen: only the retry policy (:func:`.policy.decide`) makes a changed one. The Dask future of its
-current attempt is the tracker's, kept beside it by attempt key."""
+current attempt is the tracker's, kept beside it by attempt key. A million queued images are a million Jobs, so a
+Job is small: slots, and a job that has no worker or errors yet shares one empty value of each (~180 bytes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping, Sequence
 
 from ..catalogue.schema import JobState
 
 TERMINAL = (JobState.DONE, JobState.FAILED)
+NO_WORKER: Mapping = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     path: str
     size: int | None = None
@@ -20,8 +24,8 @@ class Job:
     failures: int = 0
     attempt: str | None = None  # the Dask key of the current attempt
     started_at: float | None = None  # monotonic
-    worker: dict = field(default_factory=dict)
-    errors: list[dict] = field(default_factory=list)
+    worker: Mapping = field(default_factory=lambda: NO_WORKER)
+    errors: Sequence[dict] = ()
     requeues: int = 0  # resubmissions that did not count as failures (never started)
     from_catalogue: bool = False  # not run here: the catalogue already held it (done, or failed for good)
 
@@ -32,6 +36,17 @@ class Job:
                 "error_type": last.get("type"), "last_error": last.get("message"),
                 "traceback": last.get("traceback"), "log": last.get("log"), "size": self.size, "mtime": self.mtime,
                 "worker": worker_label(self.worker)}
+
+
+def queued_row(path: str, size: int | None, mtime: float | None) -> dict:
+    """The jobs-table row of an image queued and never tried (what ``Job(path, size, mtime).row()`` gives)."""
+    return {"path": path, "state": JobState.QUEUED.value, "attempts": 0, "error_kind": None, "error_type": None,
+            "last_error": None, "traceback": None, "log": None, "size": size, "mtime": mtime, "worker": None}
+
+
+def job_of(path: str, value: "Job | tuple") -> "Job":
+    """The Job the tracker keeps as ``value``: a Job, or for an image never launched its ``(size, mtime)``."""
+    return Job(path, *value) if isinstance(value, tuple) else value
 
 
 def catalogue_job(path: str, size: int | None, mtime: float | None, prior: dict) -> Job:
@@ -47,7 +62,7 @@ def catalogue_job(path: str, size: int | None, mtime: float | None, prior: dict)
                from_catalogue=True)
 
 
-def worker_label(worker: dict) -> str | None:
+def worker_label(worker: Mapping) -> str | None:
     """What the jobs table keeps of a worker: its host, and its Slurm job id when it runs in one."""
     if not worker.get("host"):
         return None

@@ -8,7 +8,9 @@ queue, Dask or the database, so every rule is tested in milliseconds (tests/test
 The rules: exceptions, worker deaths and timeouts each count one failure, and the count never resets within a
 run; a job is relaunched until ``rules.maxfailures`` failures or a failure no retry can fix, then it is failed. A
 task that died with its worker before it started is requeued without a failure (up to ``rules.max_requeues``
-times). A job is done only when the writer committed its record.
+times). Several images may share one task; each is still its own job here: the task's end (a worker death, a
+hung image stopped) counts only against the image running then, and the images of that task not yet started go
+back in the queue without a failure (:class:`Unstarted`). A job is done only when the writer committed its record.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any, Mapping
 
 from .. import errors
 from ..catalogue.schema import JobState
-from .job import Job, worker_label
+from .job import NO_WORKER, Job, worker_label
 
 QUEUED, RUNNING, WRITING, DONE, FAILED = (JobState.QUEUED, JobState.RUNNING, JobState.WRITING, JobState.DONE,
                                           JobState.FAILED)
@@ -88,13 +90,25 @@ class Abandoned:
     log: str | None = None
 
 
-Event = Started | Succeeded | Failed | FutureDone | Committed | Rejected | Tick | Abandoned
+@dataclass(frozen=True)
+class Unstarted:
+    """The task that held this job among other images ended (as :class:`FutureDone` says) before the job started:
+    another image's worker died or was stopped. Not this image's fault."""
+    status: str
+    exc_type: str | None = None
+    exc_message: str = ""
+    at: float = 0.0
+    log: str | None = None
+
+
+Event = Started | Succeeded | Failed | FutureDone | Committed | Rejected | Tick | Abandoned | Unstarted
 
 
 # ---- actions: what the tracker is to do ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Launch:
-    """Start a new attempt (the job is queued, its attempt key still to be given: :func:`launched`)."""
+    """Queue a new attempt: the tracker sends it to Dask when a slot is free and gives its attempt a key then
+    (:func:`launched`)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,7 @@ Action = Launch | SaveRow | Write | Cancel | StopHung
 
 def launched(job: Job, attempt: str) -> Job:
     """The job once the tracker gave its new attempt a key."""
-    return dataclasses.replace(job, attempt=attempt, state=QUEUED, started_at=None, worker={})
+    return dataclasses.replace(job, attempt=attempt, state=QUEUED, started_at=None, worker=NO_WORKER)
 
 
 def decide(job: Job, event: Event, rules: Rules) -> tuple[Job, list[Action]]:
@@ -148,6 +162,12 @@ def decide(job: Job, event: Event, rules: Rules) -> tuple[Job, list[Action]]:
         return _fail(job, dict(event.error), event, rules)
     if isinstance(event, FutureDone):
         return _future_done(job, event, rules)
+    if isinstance(event, Unstarted):
+        if job.state is QUEUED and job.requeues < rules.max_requeues:
+            return _relaunch(dataclasses.replace(job, requeues=job.requeues + 1)), [Launch()]
+        # Running after all (its start reached us), or requeued too often: judged as its own task's end.
+        return _future_done(job, FutureDone(event.status, event.exc_type, event.exc_message, event.at, event.log),
+                            rules)
     if isinstance(event, Committed):
         if job.state is not WRITING:
             return job, []
@@ -206,7 +226,7 @@ def _fail(job: Job, error: dict, event, rules: Rules) -> tuple[Job, list[Action]
 
 
 def _relaunch(job: Job) -> Job:
-    return dataclasses.replace(job, state=QUEUED, attempt=None, started_at=None, worker={})
+    return dataclasses.replace(job, state=QUEUED, attempt=None, started_at=None, worker=NO_WORKER)
 
 
 def _given_up(job: Job) -> Job:

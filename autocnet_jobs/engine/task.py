@@ -1,13 +1,21 @@
-"""The Dask task: run the per-image function for one attempt and report through the callback channel.
+"""The Dask task: run the per-image function for each image (attempt) it carries and report through the callback
+channel.
 
-Image errors are reported with ``failed`` and the task returns normally, so Dask never retries or counts
-them: the tracker's retry policy is the only one. Only a failure to report at all (the tracker unreachable)
-or the death of the worker reaches the tracker as a Dask error.
+Image errors are reported as ``failed`` events and the task goes on to its next image, so Dask never retries or
+counts them: the tracker's retry policy is the only one. Only a failure to report at all (the tracker
+unreachable) or the death of the worker reaches the tracker as a Dask error.
+
+The events of a task travel in few Pyro5 calls: the first image's ``started`` at once (the tracker then knows
+the task runs, even if that image hangs with the GIL held), then whatever has gathered, sent by a reporter thread
+at most every :data:`REPORT_INTERVAL` seconds, and the rest when the task ends. So a hang is charged to the image
+that hangs: its ``started`` reaches the tracker within that interval while the task thread is stuck.
 """
 from __future__ import annotations
 
+import threading
+import time
 import traceback
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..errors import error_kind
 from . import callbacks
@@ -15,33 +23,112 @@ from . import callbacks
 ProcessFn = Callable[[str, dict], dict]
 
 TASK_PREFIX = "process_image"
+REPORT_INTERVAL = 0.2  # seconds: the most a task's event waits before it is sent
 
 
-def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
-            process: ProcessFn | None = None, callback_tls: dict | None = None) -> str:
-    """Process ``path`` and report the outcome for ``attempt``. Returns "succeeded" or "failed".
-    ``callback_tls``: the callback channel's TLS settings (None: plain TCP), passed on to :func:`callbacks.call`."""
-    tls = {"tls": callback_tls} if callback_tls is not None else {}
+class _Reporter:
+    """Events of the tasks of this worker process for one tracker, sent in order, several per call. One per
+    process and tracker (kept in :data:`_reporters`): its thread and Pyro5 connection outlive the tasks."""
+
+    def __init__(self, uri: str, token: str, tls: dict):
+        self.uri, self.token, self.tls = uri, token, tls
+        self._pending: list[list] = []
+        self._lock = threading.Lock()  # the pending list
+        self._sending = threading.Lock()  # one call at a time, so events arrive in the order they happened
+        self._wake = threading.Event()
+        self._last = 0.0
+        self.error: BaseException | None = None  # a send from the thread that failed: the next flush raises it
+        threading.Thread(target=self._run, name="autocnet-reporter", daemon=True).start()
+
+    def add(self, event: list, urgent: bool = False) -> None:
+        with self._lock:
+            self._pending.append(event)
+        if urgent:
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Send what is pending from the calling thread; raises if this or an earlier send failed."""
+        with self._sending:
+            error, self.error = self.error, None
+            if error is not None:
+                raise error
+            self._send()
+
+    def _send(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            callbacks.call(self.uri, self.token, "report", batch, **self.tls)
+        self._last = time.monotonic()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(REPORT_INTERVAL)
+            self._wake.clear()
+            time.sleep(max(0.0, self._last + REPORT_INTERVAL - time.monotonic()))
+            with self._sending:
+                if not self._pending or self.error is not None:
+                    continue
+                try:
+                    self._send()
+                except Exception as exc:  # noqa: BLE001 - raised in the task at its next flush
+                    self.error = exc
+
+
+_reporters: dict[str, _Reporter] = {}
+_reporters_lock = threading.Lock()
+
+
+def _reporter(uri: str, token: str, tls: dict) -> _Reporter:
+    with _reporters_lock:
+        rep = _reporters.get(uri)
+        if rep is None or rep.token != token:
+            rep = _reporters[uri] = _Reporter(uri, token, tls)
+        return rep
+
+
+def run_batch(items: Sequence[Sequence[str]], settings: dict, uri: str, token: str,
+              process: ProcessFn | None = None, callback_tls: dict | None = None) -> int:
+    """Process each ``(path, attempt)`` of ``items`` in turn, reporting ``started`` then ``succeeded`` or
+    ``failed`` (with the seconds it took) for each. ``callback_tls``: the callback channel's TLS settings
+    (None: plain TCP), passed on to :func:`callbacks.call`. Returns the number of images that succeeded."""
     # Imports (OpenCV, GDAL) come before "started": the first task on a fresh worker must not spend its
-    # cluster.job_timeout importing. An import error is still reported as this job's failure.
+    # cluster.job_timeout importing. An import error is still reported as each image's failure.
     setup_error: BaseException | None = None
     try:
         if process is None:
             from ..extractors.pipeline import process_image as process
     except Exception as exc:  # noqa: BLE001
         setup_error = exc
-    callbacks.call(uri, token, "started", attempt, callbacks.worker_info(), **tls)
-    try:
-        if setup_error is not None:
-            raise setup_error
-        record = process(path, settings)
-    except Exception as exc:  # noqa: BLE001 - every error is reported, typed when it is an ImageError
-        error = {"kind": error_kind(exc), "type": type(exc).__name__, "message": str(exc) or repr(exc),
-                 "traceback": traceback.format_exc(limit=20)}
-        callbacks.call(uri, token, "failed", attempt, error, **tls)
-        return "failed"
-    callbacks.call(uri, token, "succeeded", attempt, record, **tls)
-    return "succeeded"
+    rep = _reporter(uri, token, {"tls": callback_tls} if callback_tls is not None else {})
+    worker = callbacks.worker_info()
+    ok = 0
+    for i, (path, attempt) in enumerate(items):
+        rep.add(["started", attempt, worker], urgent=True)
+        if i == 0:
+            rep.flush()
+        t0 = time.perf_counter()
+        try:
+            if setup_error is not None:
+                raise setup_error
+            record = process(path, settings)
+        except Exception as exc:  # noqa: BLE001 - every error is reported, typed when it is an ImageError
+            error = {"kind": error_kind(exc), "type": type(exc).__name__, "message": str(exc) or repr(exc),
+                     "traceback": traceback.format_exc(limit=20)}
+            rep.add(["failed", attempt, error, time.perf_counter() - t0])
+            continue
+        rep.add(["succeeded", attempt, record, time.perf_counter() - t0])
+        ok += 1
+    rep.flush()
+    return ok
+
+
+def run_job(path: str, settings: dict, attempt: str, uri: str, token: str,
+            process: ProcessFn | None = None, callback_tls: dict | None = None) -> str:
+    """Process ``path`` and report the outcome for ``attempt``: a task of one image. Returns "succeeded" or
+    "failed"."""
+    ok = run_batch([(path, attempt)], settings, uri, token, process, callback_tls=callback_tls)
+    return "succeeded" if ok else "failed"
 
 
 async def exit_worker() -> None:
@@ -55,4 +142,4 @@ async def exit_worker() -> None:
     os._exit(70)
 
 
-__all__ = ["run_job", "exit_worker", "TASK_PREFIX", "ProcessFn"]
+__all__ = ["run_batch", "run_job", "exit_worker", "TASK_PREFIX", "ProcessFn"]

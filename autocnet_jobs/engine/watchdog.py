@@ -11,7 +11,8 @@ Two faults Dask does not repair by itself:
   seconds on end is refilled. Without this a LocalCluster that lost its workers waits forever. A worker that
   is merely slow to restart is never replaced: that would kill its start.
 
-Its own thread, so a slow scheduler round trip never holds up the tracker.
+While jobs wait it also counts the live workers' threads (:attr:`Watchdog.slots`), which the tracker's in-flight
+limit follows as workers come and go. Its own thread, so a slow scheduler round trip never holds up the tracker.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class Watchdog:
         self._exits: list[threading.Thread] = []
         self._hung: dict[str, tuple[dict, float]] = {}  # address -> (worker info, when to kill it)
         self._missing_since: dict[Any, float] = {}  # worker slot name -> when it was first seen without a worker
+        self.slots: int | None = None  # worker threads of the live workers, as last seen (the in-flight limit)
         self.kills = 0  # workers ended from outside
         self.heals = 0  # times the backend was asked to restore its workers
         self._wake = threading.Event()
@@ -95,11 +97,13 @@ class Watchdog:
 
     def _check(self) -> None:
         pending = self.pending()
-        if not self._hung and not (pending and self.backend.refills_slots):
+        if not self._hung and not pending:
             # Nothing to look at: skip the scheduler round trip (its answer grows with the number of workers).
             self._missing_since.clear()
             return
         workers = self.client.scheduler_info()["workers"]
+        self.slots = sum(int(info.get("nthreads") or 1) for info in workers.values()
+                         if info.get("status", "running") in _LIVE)
         now = time.monotonic()
         with self._lock:
             hung = list(self._hung.items())
@@ -114,7 +118,7 @@ class Watchdog:
                             self.grace)
                 if self.backend.kill_worker(worker):
                     self.kills += 1
-        if not pending:
+        if not pending or not self.backend.refills_slots:
             self._missing_since.clear()
             return
         connected = {info.get("name") for info in workers.values() if info.get("status", "running") in _LIVE}

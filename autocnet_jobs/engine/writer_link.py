@@ -13,7 +13,7 @@ from .. import errors
 from ..catalogue.schema import JobState
 from ..catalogue.writer import WriterProcess
 from . import policy
-from .job import TERMINAL
+from .job import TERMINAL, job_of
 
 log = logging.getLogger("autocnet_jobs.engine.tracker")
 
@@ -30,7 +30,7 @@ class WriterLink:
         if self._writer_restarts > MAX_WRITER_RESTARTS and self._unacked:
             # The same records keep killing the writer: fail their jobs instead of looping forever.
             for path in list(self._unacked):
-                job = self.jobs[path]
+                job = job_of(path, self.jobs[path])
                 self._apply(job, policy.Abandoned({"kind": errors.DB_WRITE, "type": "WriterDied", "message": "the "
                                                    "database writer died repeatedly while writing this image"},
                                                   *self._stamp(job)))
@@ -41,10 +41,13 @@ class WriterLink:
         self.writer = WriterProcess(self.cfg["database"])
         self.writer.start(wait=False)  # it waits for the database itself; this thread must not block
         self._pending_records = list(self._unacked.values())
-        # Rows the dead writer may not have written: jobs of this run not done. A done job's row was committed
-        # with its record; a skipped job's row is the catalogue's own (re-sending would wipe attempts, worker).
+        # Rows the dead writer may not have written: jobs of this run launched and not done. A done job's row was
+        # committed with its record; a skipped job's row is the catalogue's own (re-sending would wipe attempts,
+        # worker). Images queued and never launched are not re-sent: their rows were written in chunks, each
+        # confirmed (sync) before the next, and at worst one is missing until the image is run.
         self._pending_rows = [j.row() for j in self.jobs.values()
-                              if not j.from_catalogue and j.state is not JobState.DONE]
+                              if not isinstance(j, tuple) and not j.from_catalogue and j.state is not JobState.DONE]
+        self._syncs_out = 0  # the dead writer confirms nothing more
         for req in self._known_waiters:  # questions the dead writer may not have answered
             self.writer.send(("known", req))
 
@@ -65,22 +68,29 @@ class WriterLink:
         kind = msg[0]
         if kind == "committed":
             self._writer_restarts = 0
+            catalogue = self._catalogue
             for path in msg[1]:
-                self._unacked.pop(path, None)
+                record = self._unacked.pop(path, None)
                 job = self.jobs.get(path)
-                if job is not None:
+                if job is not None and not isinstance(job, tuple):
                     self._apply(job, policy.Committed())
+                if catalogue is not None and record is not None:  # what known() says, current without a re-read
+                    catalogue[path] = {"state": "done", "size": record.get("size"), "mtime": record.get("mtime")}
         elif kind == "rejected":
             for path, message in msg[1]:
                 self._unacked.pop(path, None)
                 job = self.jobs.get(path)
-                if job is not None:
+                if job is not None and not isinstance(job, tuple):
                     self._apply(job, policy.Rejected(message, *self._stamp(job)))
         elif kind == "known":
+            if self._catalogue is None:
+                self._catalogue = msg[2]
             waiter = self._known_waiters.pop(msg[1], None)
             if waiter:
-                waiter[0].append(msg[2])
+                waiter[0].append(self._catalogue)
                 waiter[1].set()
+        elif kind == "synced":
+            self._syncs_out = max(0, self._syncs_out - 1)
         elif kind == "ready":
             self.writer.pid = msg[1]
         elif kind == "fatal":
@@ -98,19 +108,15 @@ class WriterLink:
     def _writer_fatal(self, message: str) -> None:
         """A restarted writer that can never write (a schema mismatch): no more restarts; every job not yet
         terminal fails with the reason, since none can be committed, and waiting callers are released."""
-        log.error("database writer cannot continue: %s; failing the %d unfinished jobs", message,
-                  sum(j.state not in TERMINAL for j in self.jobs.values()))
+        live = [job_of(p, j) for p, j in self.jobs.items() if isinstance(j, tuple) or j.state not in TERMINAL]
+        log.error("database writer cannot continue: %s; failing the %d unfinished jobs", message, len(live))
         self.db_error = f"the database writer cannot continue: {message}"
-        live = [j for j in self.jobs.values() if j.state not in TERMINAL]
-        futures = [self._futures[j.attempt] for j in live if j.attempt in self._futures]
+        self._cancel_all()
         for job in live:
             self._apply(job, policy.Abandoned(self._db_error(), *self._stamp(job)))
         self._unacked.clear()
-        if futures:
-            try:
-                self.client.cancel(futures)
-            except Exception:  # noqa: BLE001 - the cluster may already be gone
-                log.debug("could not cancel the unfinished tasks", exc_info=True)
+        self._fresh.clear()
+        self._ready.clear()
         for _box, done in self._known_waiters.values():
             done.set()
         self._known_waiters.clear()
