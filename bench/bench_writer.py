@@ -7,14 +7,15 @@ turns its job row to "done". Baseline, measured in the same run on the same serv
 system did, one database connection per image, one INSERT, commit, close (done generously: the raw driver
 with a pre-encoded EWKB, not an ORM session).
 
-Records look like ``process_image`` output: every column filled, the extractor settings as JSON, and a footprint
-MultiPolygon of ``--vertices`` vertices (one in ten split at 180° into two parts). ``--shape mapped`` (default)
-is a map-projected image's record: CRS WKT, and an affine camera model carrying it again; the samples'
-map-projected footprints have 266 to 1675 vertices. ``--shape level1`` is a level-1 ISIS cube's: no CRS, no
-camera model (ISIS is not installed), a footprintinit polygon; the samples' have 21 to 167 vertices.
+Records look like ``process_image`` output: every column filled (the acquisition ones too), the extractor
+settings as JSON, and a footprint MultiPolygon of ``--vertices`` vertices (one in ten split at 180° into two
+parts), or ``--vertices realistic`` (default): the samples' own footprints as process_image now gives them,
+simplified to a tenth of a pixel (5 to ~1,200 vertices, median 5), each moved to a random place. ``--shape
+mapped`` (default) is a map-projected image's record: CRS WKT, and an affine camera model carrying it again (the
+store keeps the WKT once, in the crs table). ``--shape level1`` is a level-1 ISIS cube's: no CRS, no camera model.
 
-    .venv/bin/python bench/bench_writer.py [--rows 10000] [--vertices 512] [--shape mapped] [--baseline-rows 2000]
-                                           [--backends postgis,sqlite] [--json out.json]
+    .venv/bin/python bench/bench_writer.py [--rows 10000] [--vertices realistic] [--shape mapped]
+                                           [--baseline-rows 2000] [--backends postgis,sqlite] [--json out.json]
 
 PostGIS: $AUTOCNET_TEST_PG_URL, else a private server started (and stopped) by this script.
 """
@@ -31,8 +32,56 @@ import shapely
 
 import benchlib
 
-TARGET_ROWS_PER_S = 50_000
-TARGET_RATIO = 20.0
+TARGET_ROWS_PER_S = 30_000   # issue 16: into PostGIS, map-projected records with realistic footprints
+TARGET_COPY_FRACTION = 0.8   # ... and at least this fraction of the COPY (path, EWKB) reference's rate
+TARGET_RATIO = 20.0          # issue 3: against the replaced system's one connection per image
+
+
+def realistic_footprints() -> list[str]:
+    """Hex WKB of every sample footprint process_image gives now (simplified), for realistic records."""
+    import glob
+
+    import rasterio
+
+    from autocnet_jobs.extractors.cameras import camera_model
+    from autocnet_jobs.extractors.footprints import compute_footprint
+
+    out = []
+    for path in sorted(glob.glob(str(benchlib.DATA_DIR / "*"))):
+        try:
+            with rasterio.open(path) as ds:
+                fp = compute_footprint(ds, path, 1, None, camera_model(ds, path))
+        except Exception:  # noqa: BLE001 - the samples GDAL cannot open on their own (a detached label's data)
+            continue
+        if fp.geometry is not None:
+            out.append(fp.geometry)
+    return out
+
+
+def with_footprints(records: list[dict], shapes: list, seed: int = 1) -> list[dict]:
+    """The records with the sample footprints in turn, each moved by a random offset that keeps it in range."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, rec in enumerate(records):
+        geom = shapes[i % len(shapes)]
+        x0, y0, x1, y1 = geom.bounds
+        dx = float(rng.uniform(-180 - x0, 180 - x1)) if x1 - x0 < 359 else 0.0
+        dy = float(rng.uniform(-90 - y0, 90 - y1)) if y1 - y0 < 179 else 0.0
+        moved = shapely.transform(geom, lambda c: c + (dx, dy))
+        out.append(dict(rec, footprint_wkb=shapely.to_wkb(moved, hex=True, output_dimension=2, include_srid=False)))
+    return out
+
+
+def with_acquisition(records: list[dict]) -> list[dict]:
+    """The acquisition columns a real record of a camera or map-projected cube has."""
+    return [dict(r, spacecraft="MARS RECONNAISSANCE ORBITER", instrument="HIRISE", product_id=f"ESP_{i:06d}_1440",
+                 start_time=f"2009-02-18T09:{i // 60 % 60:02d}:{i % 60:02d}.299Z",
+                 stop_time=f"2009-02-18T09:{i // 60 % 60:02d}:{i % 60:02d}.499Z", target="Mars",
+                 serial_number=f"MRO/HIRISE/{919418217 + i}:49925/RED8/2", incidence=45.0 + i % 30,
+                 emission=1.0 + i % 10, phase=50.0 + i % 40, resolution=0.25 + i % 7)
+            for i, r in enumerate(records)]
 
 
 def queued_jobs(records: list[dict]) -> list[dict]:
@@ -65,13 +114,13 @@ def prepare_schema(url: str, records: list[dict]) -> None:
     store.connect()
     store.write(records[:1], [])  # registers the bodies' SRIDs; the row is deleted again
     store.conn.exec_driver_sql("DELETE FROM images")
-    store.conn.exec_driver_sql("DELETE FROM jobs")
+    store.conn.exec_driver_sql("DELETE FROM job_states")
     store.conn.commit()
     store.close()
 
 
 IMAGE_COLS = ("name", "path", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body",
-              "iau_code", "srid", "crs_wkt", "footprint_source", "footprint_note", "camera", "keypoints_path",
+              "iau_code", "srid", "footprint_source", "footprint_note", "camera", "keypoints_path",
               "n_keypoints", "extractor", "extractor_params", "note")
 
 
@@ -134,10 +183,15 @@ def server_alone_postgis(url: str, records: list[dict], batch_size: int) -> dict
 
     import psycopg
 
-    from autocnet_jobs.catalogue.store import image_values
+    from autocnet_jobs.catalogue.store import open_store
     from autocnet_jobs.catalogue.store.postgis import _BYTEA, _IMAGE_COLS, ewkb
 
     prepare_schema(url, records)  # empties the tables the baseline and the reference wrote
+    store = open_store(url)  # the rows as ours writes them (crs ids, times, the camera without its CRS)
+    store.connect()
+    with store.conn.begin():
+        rows = store.image_rows([dict(r, _seq=i) for i, r in enumerate(records)], {})
+    store.close()
     cols = ", ".join(_IMAGE_COLS)
     with psycopg.connect(benchlib.libpq(url)) as con:
         types = dict(con.execute("SELECT attname, CASE WHEN atttypid::regtype::text = 'geometry' THEN %s "
@@ -148,8 +202,7 @@ def server_alone_postgis(url: str, records: list[dict], batch_size: int) -> dict
         for i in range(0, len(records), batch_size):
             with con.cursor().copy(f"COPY encode ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types([types[c] for c in _IMAGE_COLS])
-                for rec in records[i:i + batch_size]:
-                    row = image_values(rec)
+                for rec, row in zip(records[i:i + batch_size], rows[i:i + batch_size]):
                     row["footprint"] = ewkb(rec.get("footprint_wkb"), row["srid"] or 0)
                     copy.write_row([row.get(c) for c in _IMAGE_COLS])
             buf = io.BytesIO()
@@ -208,7 +261,9 @@ def count_rows(url: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=10_000)
-    ap.add_argument("--vertices", default="512", help="footprint vertices; a comma list runs each")
+    ap.add_argument("--vertices", default="realistic",
+                    help="footprint vertices, or 'realistic' (the samples' simplified footprints); a comma list "
+                         "runs each")
     ap.add_argument("--shape", default="mapped",
                     help="record shape, a comma list runs each: 'mapped' (a map-projected image: CRS WKT and an "
                          "affine camera carrying it again) or 'level1' (a level-1 ISIS cube: no CRS, no camera "
@@ -230,9 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     pg = benchlib.postgis_url() if "postgis" in backends else None
     tmp = benchlib.scratch_dir("bench-writer-")
     results = []
-    cases = [(shape, int(v)) for shape in args.shape.split(",") for v in args.vertices.split(",")]
+    cases = [(shape, v) for shape in args.shape.split(",") for v in args.vertices.split(",")]
+    shapes = realistic_footprints() if "realistic" in args.vertices.split(",") else None
     for shape, vertices in cases:
-        records = benchlib.make_records(args.rows, vertices=vertices, shape=shape)
+        records = benchlib.make_records(args.rows, vertices=512 if vertices == "realistic" else int(vertices),
+                                        shape=shape)
+        if vertices == "realistic":
+            records = with_footprints(records, shapes)
+        records = with_acquisition(records)
         wkb_kb = sum(len(r["footprint_wkb"]) for r in records) / 2 / len(records) / 1024
         for backend in backends:
             if backend == "postgis":
@@ -270,21 +330,25 @@ def main(argv: list[str] | None = None) -> int:
                 results.append({**common, "method": "reference: COPY (path, EWKB) only, bare table",
                                 "rows": args.rows, "seconds": c["seconds"], "rows_per_s": args.rows / c["seconds"],
                                 "ratio": args.rows / c["seconds"] / b_rate})
+                results[-3 if srv else -2]["of_copy"] = o_rate / (args.rows / c["seconds"])
     print(f"Writer benchmark: {args.rows} records, batch {batch}; {benchlib.machine_line(info)}")
-    print(benchlib.table(results, [("backend", "backend", ""), ("shape", "shape", ""), ("vertices", "vertices", "d"),
+    print(benchlib.table(results, [("backend", "backend", ""), ("shape", "shape", ""), ("vertices", "vertices", ""),
                                    ("wkb_kb", "WKB KiB", ".1f"), ("method", "method", ""), ("rows", "rows", ",d"),
                                    ("seconds", "time s", ".2f"), ("client_cpu_s", "client CPU s", ".2f"),
                                    ("rows_per_s", "rows/s", ",.0f"),
-                                   ("ratio", "vs baseline", ".1f")]))
+                                   ("ratio", "vs baseline", ".1f"), ("of_copy", "of COPY ref", ".2f")]))
     checks = []
     for r in results:
         if r["method"].startswith("ours") and r["backend"] == "postgis":
             ok_rate, ok_ratio = r["rows_per_s"] >= TARGET_ROWS_PER_S, r["ratio"] >= TARGET_RATIO
+            of_copy = r.get("of_copy", 0.0)
+            ok_copy = of_copy >= TARGET_COPY_FRACTION
             checks.append({"shape": r["shape"], "vertices": r["vertices"], "rate_target_met": ok_rate,
-                           "ratio_target_met": ok_ratio})
-            print(f"PostGIS, {r['shape']}, {r['vertices']} vertices: {r['rows_per_s']:,.0f} rows/s vs target {TARGET_ROWS_PER_S:,}: "
-                  f"{benchlib.verdict(ok_rate)}; {r['ratio']:.1f}x the baseline vs target {TARGET_RATIO:.0f}x: "
-                  f"{benchlib.verdict(ok_ratio)}")
+                           "ratio_target_met": ok_ratio, "copy_fraction": of_copy, "copy_target_met": ok_copy})
+            print(f"PostGIS, {r['shape']}, {r['vertices']} vertices: {r['rows_per_s']:,.0f} rows/s vs target "
+                  f"{TARGET_ROWS_PER_S:,}: {benchlib.verdict(ok_rate)}; {of_copy:.2f} of the COPY (path, EWKB) "
+                  f"reference vs target {TARGET_COPY_FRACTION}: {benchlib.verdict(ok_copy)}; {r['ratio']:.1f}x the "
+                  f"baseline vs target {TARGET_RATIO:.0f}x: {benchlib.verdict(ok_ratio)}")
     benchlib.write_json(args.json, {"benchmark": "writer", "machine": info, "rows": args.rows, "batch_size": batch,
                                     "results": results, "targets": checks})
     return 0

@@ -394,3 +394,64 @@ def test_fragmented_mask_is_outlined_quickly_around_every_valid_pixel(tmp_path):
         rows, cols = np.nonzero(valid_pixels(ds))
         lon, lat = pixel_lonlat(ds, cols + 0.5, rows + 0.5)
     assert shapely.intersects_xy(fp.geometry, lon, lat).all()
+
+
+# --- simplification (issue 16 item 4): a tenth of a pixel, straight edges to their corners, curves kept ----------
+
+def _edge_lonlat(crs: pyproj.CRS, transform: Affine, width: int, height: int, per_side: int) -> np.ndarray:
+    """(N, 2) lon/lat of the image outline, ``per_side`` points per side, by pyproj alone."""
+    t = np.linspace(0.0, 1.0, per_side, endpoint=False)
+    cols = np.concatenate([t * width, np.full_like(t, width), (1 - t) * width, np.zeros_like(t)])
+    rows = np.concatenate([np.zeros_like(t), t * height, np.full_like(t, height), (1 - t) * height])
+    x, y = transform * (cols, rows)
+    lon, lat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(x, y)
+    return np.column_stack([lon, lat])
+
+
+def test_simplified_straight_edges_keep_only_their_corners():
+    """An equirectangular image's outline is a lon/lat rectangle: densified as traced, simplified to its 4
+    corners, which are pyproj's corners exactly."""
+    from autocnet_jobs.extractors.footprints import simplified
+
+    crs = pyproj.CRS.from_proj4("+proj=eqc +lat_ts=-35 +R=3396190 +units=m +no_defs")
+    pixel_m, width, height = 0.25, 4000, 6000
+    transform = Affine(pixel_m, 0, 75.5, 0, -pixel_m, -2111841.3)
+    outline = MultiPolygon([shapely.Polygon(_edge_lonlat(crs, transform, width, height, 256))])
+    out = simplified(outline, np.degrees(pixel_m / 3396190.0))
+    corners = _edge_lonlat(crs, transform, width, height, 1)
+    assert shapely.get_num_coordinates(out) == 5
+    assert {tuple(c) for c in np.asarray(out.geoms[0].exterior.coords)} == {tuple(c) for c in corners}
+
+
+def test_simplified_curved_edges_stay_within_a_tenth_of_a_pixel():
+    """A polar stereographic image at 70N: its sides are curves in lon/lat. After simplification the outline
+    still follows pyproj's edge (sampled 16 times denser than the tracing) to within the tracing's own chord
+    error plus a tenth of a pixel, keeps the vertices that bend it, and is far from its 4 corners alone."""
+    from autocnet_jobs.extractors.footprints import SIMPLIFY_PIXELS, simplified
+
+    crs = pyproj.CRS.from_proj4("+proj=stere +lat_0=90 +lat_ts=90 +lon_0=0 +R=3396190 +units=m +no_defs")
+    pixel_m, width, height = 100.0, 2000, 2000
+    transform = Affine(pixel_m, 0, 500_000.0, 0, -pixel_m, -1_000_000.0)   # 70N, 27E..: no pole, no seam
+    pixel_deg = np.degrees(pixel_m / 3396190.0)
+    traced = shapely.Polygon(_edge_lonlat(crs, transform, width, height, 256))
+    reference = shapely.points(_edge_lonlat(crs, transform, width, height, 4096))
+    out = simplified(MultiPolygon([traced]), pixel_deg)
+    chord = shapely.distance(traced.exterior, reference).max()
+    error = shapely.distance(out.boundary, reference).max()
+    assert error <= chord + SIMPLIFY_PIXELS * pixel_deg * 1.001
+    corners_only = shapely.Polygon(_edge_lonlat(crs, transform, width, height, 1))
+    assert shapely.distance(corners_only.exterior, reference).max() > 10 * pixel_deg
+    assert 20 < shapely.get_num_coordinates(out) < shapely.get_num_coordinates(traced)
+    assert out.is_valid and out.geom_type == "MultiPolygon"
+
+
+def test_sample_footprints_are_simplified_against_pyproj_corners():
+    """A fully valid equirectangular HiRISE cube: its stored footprint is the 4 corners pyproj gives."""
+    name = "ESP_014038_1415_RED0.30421_33069.boulder_shift.before.cub"
+    with rasterio.open(sample(name)) as ds:
+        fp = compute_footprint(ds, str(sample(name)))
+        crs = pyproj.CRS.from_wkt(ds.crs.to_wkt())
+        corners = _edge_lonlat(crs, ds.transform, ds.width, ds.height, 1)
+    ring = np.asarray(fp.geometry.geoms[0].exterior.coords)
+    assert len(ring) == 5
+    assert np.abs(np.sort(ring[:4], axis=0) - np.sort(corners, axis=0)).max() < 1e-9

@@ -189,7 +189,8 @@ def test_files_over_2_gib_and_a_version_2_catalogue_is_upgraded(backend, request
     store.connect()
     store.write([small], [])
     if backend == "postgis":  # make it a version 2 catalogue, as the previous release created it
-        for table in ("images", "jobs"):
+        store.conn.exec_driver_sql("DROP VIEW jobs")  # a view would pin the column types
+        for table in ("images", "job_states"):
             store.conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN size TYPE integer")
     store.conn.exec_driver_sql("UPDATE schema_info SET version = 2")
     store.conn.commit()

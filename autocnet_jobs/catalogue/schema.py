@@ -79,9 +79,12 @@ def srid_for(iau_code: str | None) -> int | None:
     return _SRID_SMALL_BODIES + (code // 100) % 98999
 
 
-def utc_datetime(text: str | None) -> datetime | None:
+def utc_datetime(text: str | datetime | None) -> datetime | None:
     """A record's ISO-8601 UTC time (``...Z``, extractors.acquisition.utc_iso) as an aware datetime; a leap second
-    (``:60``) becomes the next minute's first instant, as PostgreSQL reads it."""
+    (``:60``) becomes the next minute's first instant, as PostgreSQL reads it. A datetime is taken as it is (a
+    naive one as UTC)."""
+    if isinstance(text, datetime):
+        return text.replace(tzinfo=timezone.utc) if text.tzinfo is None else text
     if not text:
         return None
     leap = text[17:19] == "60"
@@ -139,6 +142,7 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("created_at", DateTime(timezone=True), server_default=func.now()),
         Column("updated_at", DateTime(timezone=True), server_default=func.now()),
         *acquisition_columns(time_type),
+        *(Column(name, kind) for name, kind in DONE_JOB_COLUMNS),
     )
     # One row per distinct CRS (an image's native CRS, as WKT); found by the WKT's SHA-256, since a WKT can be
     # longer than a B-tree key may be. srid is the footprint's (the body's geographic CRS), as images.srid.
@@ -151,8 +155,11 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("body", String(64)),
         Column("srid", Integer),
     )
+    # Jobs not done (queued, running, failed) as the tracker last sent them; a done image's job state is in its
+    # images row (attempts, worker, job_seq): one write per image. The ``jobs`` view (JOBS_VIEW) joins the two,
+    # the newer of an image's rows winning by their sequence numbers (job_clock), as the jobs table read before.
     Table(
-        "jobs", md,
+        "job_states", md,
         Column("path", Text, primary_key=True),
         Column("state", String(16), nullable=False),  # JOB_STATES
         Column("attempts", Integer, nullable=False, default=0),
@@ -164,9 +171,29 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("size", BigInteger), Column("mtime", Float),
         Column("worker", Text),
         Column("updated_at", DateTime(timezone=True), server_default=func.now()),
+        Column("seq", BigInteger, nullable=False, default=0),
     )
+    Table("job_clock", md, Column("id", Integer, primary_key=True, autoincrement=False),
+          Column("seq", BigInteger, nullable=False))
     Table("schema_info", md, Column("version", Integer, primary_key=True))
     return md
+
+
+# A done image's job state, in its images row (the version 5 upgrade adds the same).
+DONE_JOB_COLUMNS = (("attempts", Integer), ("worker", Text), ("job_seq", BigInteger))
+
+# What ``SELECT ... FROM jobs`` reads: every job with its latest state, a done one from its images row.
+JOBS_VIEW = """
+CREATE VIEW jobs AS
+SELECT j.path, j.state, j.attempts, j.error_kind, j.error_type, j.last_error, j.traceback, j.log, j.size, j.mtime,
+       j.worker, j.updated_at
+  FROM job_states j
+ WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.path = j.path AND coalesce(i.job_seq, 0) >= j.seq)
+UNION ALL
+SELECT i.path, 'done', coalesce(i.attempts, 0), NULL, NULL, NULL, NULL, NULL, i.size, i.mtime, i.worker, i.updated_at
+  FROM images i
+ WHERE NOT EXISTS (SELECT 1 FROM job_states j WHERE j.path = i.path AND j.seq > coalesce(i.job_seq, 0))
+"""
 
 
 def acquisition_columns(time_type) -> list[Column]:

@@ -27,6 +27,9 @@ Sources, in order:
 4. none - ``geometry`` is None and ``note`` says why (no georeferencing, polygon or camera: the camera's reason
    names the missing constant; a CRS PROJ cannot invert, such as a Mercator with scale factor 0; no valid pixel).
 
+Every footprint is then simplified to ``SIMPLIFY_PIXELS`` of a pixel's ground size (:func:`simplified`,
+topology preserved): a straight edge keeps its two ends, a densified curve the vertices that bend it.
+
 ``compute_footprint`` does not raise for a readable image: problems become the note.
 """
 from __future__ import annotations
@@ -56,6 +59,7 @@ EDGE_SEGMENTS = 256        # densify boundaries to at least this many vertices p
 HOLE_MIN_FRACTION = 1e-4   # holes smaller than this fraction of the image are filled
 MAX_EDGES_PER_SIDE = 8     # outline complexity bound: boundary pixel edges per mask row + column
 MAX_PARTS = 500            # ... and number of separate polygons; beyond either the mask is coarsened
+SIMPLIFY_PIXELS = 0.1      # footprints are simplified to this fraction of a pixel's ground size
 NO_CAMERA = "no georeferencing and no ISIS footprint polygon; a camera model is needed"
 
 
@@ -81,6 +85,7 @@ def compute_footprint(ds, path: str, band: int = 1, nodata: float | None = None,
     crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
 
     def made(geom, source, *notes):
+        geom = simplified(geom, pixel_degrees(ds, camera))
         return Footprint(geom, source if geom is not None else None, _join(*notes), body, code, crs_wkt)
 
     polygon, polygon_problem, stale = isis_footprint(path)
@@ -112,6 +117,37 @@ def compute_footprint(ds, path: str, band: int = 1, nodata: float | None = None,
         geom, note = _camera_footprint(ds, band, nodata, camera)
         return made(geom, "camera", note, polygon_problem)
     return made(None, None, _no_georeference_reason(ds, path, camera), polygon_problem)
+
+
+def pixel_degrees(ds, camera: dict | None) -> float | None:
+    """A pixel's ground size at the image centre as an angle on the body (degrees), or None when unknown: the
+    sensor model's ground sample distance over the body's radius, else the georeferencing's pixel."""
+    if is_sensor(camera):
+        gsd = [g for g in camera.get("ground_sample_distance_m") or [] if g and math.isfinite(g)]
+        radius_m = camera["radii"]["semimajor"] * 1000.0
+        return math.degrees(min(gsd) / radius_m) if gsd else None
+    if is_georeferenced(ds):
+        try:
+            return pixel_size_degrees(ds.transform, LonLatTransformer(ds.crs.to_wkt()).crs)
+        except (NotInvertible, CRSError, ProjError):
+            return None
+    return None
+
+
+def simplified(geom, pixel_deg: float | None):
+    """``geom`` without the vertices that lie within ``SIMPLIFY_PIXELS`` of a pixel of the line through their
+    neighbours (Douglas-Peucker, topology preserved): a straight edge keeps its ends, a densified curve keeps
+    the vertices that bend it. Kept vertices are original ones, so antimeridian and pole edges stay exact. The
+    tolerance is in lon/lat degrees, which never understate a ground distance (a degree of longitude is at most
+    a degree of arc). ``geom`` as it was when there is no pixel size or the result would not be valid."""
+    if geom is None or not pixel_deg or not math.isfinite(pixel_deg):
+        return geom
+    out = shapely.simplify(geom, SIMPLIFY_PIXELS * pixel_deg, preserve_topology=True)
+    if out.is_empty or not out.is_valid:
+        return geom
+    if isinstance(out, Polygon):
+        out = MultiPolygon([out])
+    return out if isinstance(out, MultiPolygon) else geom
 
 
 def _camera_footprint(ds, band: int, nodata, camera: dict) -> tuple[MultiPolygon | None, str | None]:

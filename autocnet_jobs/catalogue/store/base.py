@@ -12,7 +12,7 @@ import logging
 from typing import Any, Iterable
 
 import shapely
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Column, create_engine, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_FIELDS = schema.IMAGE_FIELDS
 JOB_FIELDS = ("path", "state", "attempts", "error_kind", "error_type", "last_error", "traceback", "log", "size",
-              "mtime", "worker")
+              "mtime", "worker", "seq")
 
 
 def safe_url(url: str) -> str:
@@ -44,7 +44,7 @@ class Store:
         self.url = url
         self.metadata = schema.build_metadata(self.postgis)
         self.images = self.metadata.tables["images"]
-        self.jobs = self.metadata.tables["jobs"]
+        self.jobs = self.metadata.tables["job_states"]  # the jobs not done; ``jobs`` is a view (schema.JOBS_VIEW)
         self.conn: Connection | None = None
         self._crs_ids: dict[str, int] = {}  # WKT SHA-256 -> crs.id, as committed
 
@@ -70,6 +70,8 @@ class Store:
         assert self.conn is not None
         with self.conn.begin():
             self.metadata.create_all(self.conn)  # new tables only; an older images table is upgraded below
+            clock = self.metadata.tables["job_clock"]
+            self.conn.execute(self._insert_new(clock).values(id=1, seq=0))
             info = self.metadata.tables["schema_info"]
             version = self.conn.execute(select(info.c.version)).scalar()
             if version is None:
@@ -88,6 +90,8 @@ class Store:
                 raise SchemaMismatch(
                     f"database {safe_url(self.url)} has schema version {version}; this autocnet_jobs writes "
                     f"version {schema.SCHEMA_VERSION}. Use a new database or migrate it.")
+            if not self._has_view("jobs"):
+                self.conn.exec_driver_sql(schema.JOBS_VIEW)
             for column in schema.INDEXED_COLUMNS:
                 self.conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS images_{column} ON images ({column})")
             self._extra_schema()
@@ -100,7 +104,9 @@ class Store:
         from sqlalchemy import inspect
 
         have = {c["name"] for c in inspect(self.conn).get_columns("images")}
-        for column in schema.acquisition_columns(self.images.c.start_time.type):
+        new = [*schema.acquisition_columns(self.images.c.start_time.type),
+               *(Column(name, kind) for name, kind in schema.DONE_JOB_COLUMNS)]
+        for column in new:
             if column.name not in have:
                 kind = column.type.compile(dialect=self.conn.dialect)
                 self.conn.exec_driver_sql(f"ALTER TABLE images ADD COLUMN {column.name} {kind}")
@@ -113,9 +119,25 @@ class Store:
                 self.conn.execute(text("UPDATE images SET crs_id = :i WHERE crs_wkt = :w"), {"i": crs_id, "w": wkt})
             self._drop_camera_crs()
             self.conn.exec_driver_sql("ALTER TABLE images DROP COLUMN crs_wkt")
+        if "jobs" in inspect(self.conn).get_table_names():  # the version 4 jobs table (not the view)
+            # A done job's attempts and worker move into its images row; the others keep their rows, ahead of
+            # the images row (sequence 1 against 0), as version 4 ranked a failed job above an older image.
+            self.conn.exec_driver_sql(
+                "UPDATE images SET attempts = (SELECT j.attempts FROM jobs j WHERE j.path = images.path "
+                "AND j.state = 'done'), worker = (SELECT j.worker FROM jobs j WHERE j.path = images.path "
+                "AND j.state = 'done'), job_seq = 0")
+            cols = ", ".join(c.name for c in self.jobs.c if c.name != "seq")
+            self.conn.exec_driver_sql(f"INSERT INTO job_states ({cols}, seq) SELECT {cols}, 1 FROM jobs "
+                                      "WHERE state <> 'done'")
+            self.conn.exec_driver_sql("DROP TABLE jobs")
 
     def _drop_camera_crs(self) -> None:
         raise NotImplementedError
+
+    def _has_view(self, name: str) -> bool:
+        from sqlalchemy import inspect
+
+        return name in inspect(self.conn).get_view_names()
 
     def _extra_schema(self) -> None:
         pass
@@ -161,17 +183,22 @@ class Store:
     def write(self, records: list[dict], jobs: list[dict]) -> None:
         """Upsert image records (each also marks its job done) and job rows, in one transaction."""
         assert self.conn is not None
-        done = {r["path"] for r in records}
-        job_rows = [j for j in jobs if j["path"] not in done]
-        job_rows += [{"path": r["path"], "state": "done", "attempts": r.get("_attempts", 0), "size": r["size"],
-                      "mtime": r["mtime"], "worker": r.get("_worker")} for r in records]
         records = _last_per_path(records)
+        done = {r["path"] for r in records}
+        job_rows = _last_per_path(j for j in jobs if j["path"] not in done)
         new_crs: dict[str, int] = {}
         with self.conn.begin():
-            if records:
-                self._upsert_images(records, new_crs)
+            # Sequence numbers rank an image's rows in the jobs view: this batch's are newer than any written,
+            # its records newer than its job rows (a record is the job's last word).
+            clock = self.metadata.tables["job_clock"]
+            last = self.conn.execute(clock.update().values(seq=clock.c.seq + len(job_rows) + len(records))
+                                     .returning(clock.c.seq)).scalar()
+            seq = last - len(job_rows) - len(records)
             if job_rows:
-                self._upsert_jobs(_last_per_path(job_rows))
+                self._upsert_jobs([dict(row, seq=seq + i + 1) for i, row in enumerate(job_rows)])
+            if records:
+                seq += len(job_rows)
+                self._upsert_images([dict(r, _seq=seq + i + 1) for i, r in enumerate(records)], new_crs)
         self._crs_ids.update(new_crs)  # only once committed: a rolled back crs row has no id
 
     def image_rows(self, records: list[dict], new_crs: dict[str, int]) -> list[dict[str, Any]]:
@@ -180,6 +207,7 @@ class Store:
         rows = []
         for record in records:
             row = image_values(record)
+            row.update(attempts=record.get("_attempts", 0), worker=record.get("_worker"), job_seq=record.get("_seq"))
             for key in schema.TIME_COLUMNS:
                 row[key] = self._time(row[key])
             wkt = record.get("crs_wkt")
@@ -221,14 +249,13 @@ class Store:
         failed): its jobs row is the latest attempt, as ``autocnet-jobs failed`` reports it."""
         assert self.conn is not None
         out: dict[str, dict[str, Any]] = {}
-        j = self.jobs.c
         with self.conn.begin():
             for path, size, mtime in self.conn.execute(
                     select(self.images.c.path, self.images.c.size, self.images.c.mtime)):
                 out[path] = {"state": "done", "size": size, "mtime": mtime}
-            for row in self.conn.execute(
-                    select(j.path, j.state, j.size, j.mtime, j.attempts, j.error_kind, j.error_type, j.last_error,
-                           j.traceback, j.log, j.worker).where(j.state == "failed")):
+            for row in self.conn.execute(text(  # the view: a failed job only if newer than its images row
+                    "SELECT path, state, size, mtime, attempts, error_kind, error_type, last_error, traceback, log, "
+                    "worker FROM jobs WHERE state = 'failed'")):
                 out[row.path] = dict(row._mapping)
         return out
 

@@ -20,7 +20,7 @@ from .base import IMAGE_FIELDS, JOB_FIELDS, Store
 
 log = logging.getLogger(__name__)
 
-_IMAGE_COLS = (*IMAGE_FIELDS, "srid", "crs_id", "footprint")
+_IMAGE_COLS = (*IMAGE_FIELDS, "srid", "crs_id", *(name for name, _ in schema.DONE_JOB_COLUMNS), "footprint")
 APPLICATION_NAME = "autocnet_jobs writer"
 
 
@@ -43,18 +43,20 @@ class PostgisStore(Store):
         self.conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS images_body ON images (body)")
         # queries.intersecting finds the SRIDs in use by skipping through this index.
         self.conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS images_srid ON images (srid)")
-        self.conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state)")
+        self.conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS jobs_state ON job_states (state)")
         if self.conn.execute(text(
                 "SELECT attstorage <> 'e' FROM pg_attribute WHERE attrelid = 'images'::regclass "
                 "AND attname = 'footprint'")).scalar():
             self.conn.exec_driver_sql("ALTER TABLE images ALTER COLUMN footprint SET STORAGE EXTERNAL")
         self._lz4 = bool(self.conn.execute(text(
             "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")).scalar())
-        for table in ("images", "jobs", "crs"):
+        for table in ("images", "job_states", "crs"):
             _compress_text_lz4(self._raw(), table, self._lz4)
 
     def _widen_sizes(self) -> None:
-        for table in ("images", "jobs"):
+        from sqlalchemy import inspect
+
+        for table in {"images", "jobs", "job_states"} & set(inspect(self.conn).get_table_names()):
             self.conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN size TYPE bigint")
 
     def _footprint_wkb(self):
@@ -114,7 +116,7 @@ class PostgisStore(Store):
         self._copy_upsert("images", _IMAGE_COLS, rows)
 
     def _upsert_jobs(self, rows: list[dict]) -> None:
-        self._copy_upsert("jobs", JOB_FIELDS, rows)
+        self._copy_upsert("job_states", JOB_FIELDS, rows)
 
     def _copy_upsert(self, table: str, cols: tuple[str, ...], rows: list[dict]) -> None:
         stage = f"{table}_stage"

@@ -1,0 +1,108 @@
+"""Schema version 4 catalogues upgraded in place to version 5 (issue 16 item 4, issue 18 item 1).
+
+The version 4 catalogues are real ones, made by the version 4 package itself on sample images (tests/data/
+make_v4_catalogues.py says how): a SQLite file, and a PostGIS database as ``pg_dump --inserts`` wrote it. What
+they held is read from them here before the upgrade, with plain SQL, and compared with what the upgraded
+catalogue says: each distinct CRS WKT once in the crs table and referenced by its images, the camera JSON without
+the CRS, a done job's attempts and worker in its images row, the other jobs as they were (a failed forced re-run
+still ranked above its older images row), the new columns present and NULL, and a new record written after.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from autocnet_jobs import queries
+from autocnet_jobs.catalogue import schema
+from autocnet_jobs.catalogue.store import open_store
+
+from . import faults
+from .services import libpq_url
+
+DATA = Path(__file__).parent / "data"
+
+
+def _snapshot(query) -> dict:
+    """What a version 4 catalogue holds, through plain SQL (``query(sql) -> rows``)."""
+    images = {p: (wkt, json.loads(cam) if isinstance(cam, str) else cam)
+              for p, wkt, cam in query("SELECT path, crs_wkt, camera FROM images")}
+    jobs = {r[0]: r for r in query("SELECT path, state, attempts, worker, last_error FROM jobs")}
+    return {"images": images, "jobs": jobs}
+
+
+def _check_upgraded(url: str, before: dict, query) -> None:
+    store = open_store(url)
+    store.connect()                      # upgrades
+    known = store.known()
+    (tmp_record,) = [faults.tiny_record(__file__, {})]
+    store.write([dict(tmp_record, spacecraft="MRO", start_time="2009-02-18T09:56:36.299Z")], [])
+    store.close()
+    assert query("SELECT version FROM schema_info") == [(schema.SCHEMA_VERSION,)] and schema.SCHEMA_VERSION == 5
+    # the CRS: once per distinct WKT, referenced by each image that had it
+    wkts = {wkt for wkt, _ in before["images"].values() if wkt}
+    assert len(wkts) >= 2
+    crs = dict(query("SELECT id, wkt FROM crs"))
+    assert sorted(crs.values()) == sorted(wkts)
+    for path, crs_id, camera in query("SELECT path, crs_id, camera FROM images"):
+        if path == tmp_record["path"]:
+            continue
+        wkt, old_camera = before["images"][path]
+        assert (crs[crs_id] if crs_id is not None else None) == wkt, path
+        camera = json.loads(camera) if isinstance(camera, str) else camera
+        assert camera == {k: v for k, v in old_camera.items() if k not in ("crs_wkt", "geographic_crs_wkt")}
+    assert any("crs_wkt" in cam for _, cam in before["images"].values())
+    columns = {r[0] for r in query("SELECT * FROM images LIMIT 0", names=True)}
+    assert "crs_wkt" not in columns and set(schema.ACQUISITION_COLUMNS) <= columns
+    # the jobs: the view reads what the version 4 table held
+    jobs = {r[0]: r for r in query("SELECT path, state, attempts, worker, last_error FROM jobs")}
+    assert jobs.pop(tmp_record["path"])[1] == "done"
+    assert jobs == before["jobs"]
+    failed = [p for p, r in before["jobs"].items() if r[1] == "failed"]
+    assert len(failed) == 2 and all(known[p]["state"] == "failed" for p in failed)
+    assert {r[1] for r in before["jobs"].values()} == {"done", "failed", "queued"}
+    # the new record's acquisition columns, read back
+    (row,) = [r for r in queries.images(url) if r["path"] == tmp_record["path"]]
+    assert row["spacecraft"] == "MRO" and row["instrument"] is None
+
+
+def test_a_version_4_sqlite_file_is_upgraded(tmp_path: Path) -> None:
+    db = tmp_path / "catalogue.db"
+    shutil.copy(DATA / "catalogue_v4.db", db)
+
+    def query(sql: str, names: bool = False):
+        con = sqlite3.connect(db)
+        cur = con.execute(sql)
+        rows = [(d[0],) for d in cur.description] if names else cur.fetchall()
+        con.close()
+        return rows
+
+    before = _snapshot(query)
+    assert query("SELECT version FROM schema_info") == [(4,)]
+    _check_upgraded(f"sqlite:///{db}", before, query)
+    index_names = {r[0] for r in query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {f"images_{c}" for c in schema.INDEXED_COLUMNS} <= index_names
+
+
+def test_a_version_4_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
+    dump = "\n".join(line for line in (DATA / "catalogue_v4_postgis.sql").read_text().splitlines()
+                     if not line.startswith("\\"))          # psql's \restrict lines: not SQL
+    with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
+        con.execute(dump)
+
+    def query(sql: str, names: bool = False):
+        with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
+            cur = con.execute(sql)
+            return [(d.name,) for d in cur.description] if names else [tuple(r) for r in cur.fetchall()]
+
+    before = _snapshot(query)
+    assert query("SELECT version FROM schema_info") == [(4,)]
+    _check_upgraded(fresh_pg_db, before, query)
+    indexes = {r[0] for r in query("SELECT indexname FROM pg_indexes WHERE tablename = 'images'")}
+    assert {f"images_{c}" for c in schema.INDEXED_COLUMNS} <= indexes
+    kinds = dict(query("SELECT relname, relkind::text FROM pg_class WHERE relname IN ('jobs', 'job_states')"))
+    assert kinds == {"jobs": "v", "job_states": "r"}
