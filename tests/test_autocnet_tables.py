@@ -90,6 +90,7 @@ def test_a_second_export_updates_in_place_and_keeps_autocnet_s_choices(pg, capsy
     (["--schema", "public", "--body", "Moon"], "catalogue's own schema"),
     (["--schema", "Bad-Name", "--body", "Moon"], "lower-case SQL name"),
     (["--body", "Moon"], "needs --schema"),
+    (["--schema", "acn_sel", "--body", "Moon", "--instrument", "METRIC"], "drop --instrument"),
 ])
 def test_export_user_errors_on_postgis(pg, capsys, argv, expected):
     rc, _, err = export(capsys, *argv, "--db", pg)

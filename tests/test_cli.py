@@ -145,6 +145,7 @@ BAD = [
     (["export", "--format", "stac"], ["--format stac needs --out DIR"]),
     (["export", "--format", "autocnet", "--schema", "acn"], ["autocnet", "PostGIS schema", "postgresql+psycopg"]),
     (["export", "--format", "geojson", "--schema", "acn"], ["--schema is for --format autocnet"]),
+    (["export", "--incidence", "50", "40"], ["incidence range 50..40", "low end"]),
     (["export", "--body", "Marz"], ["--body Marz", "Moon"]),
     (["plot", "--out", "m.png", "--body", "Marz"], ["--body Marz", "Moon"]),
     (["report", "--out", "r.html", "--body", "Mars"], ["--body Mars", "Moon"]),

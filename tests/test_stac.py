@@ -133,3 +133,14 @@ def test_export_into_a_folder_of_other_files_is_refused(sample_run, tmp_path, ca
     err = capsys.readouterr().err
     assert rc == 2 and "catalog.json" in err and len(err.strip().splitlines()) == 1, err
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_export_takes_the_acquisition_filters(sample_run, tmp_path):
+    import pystac
+
+    rc = cli.main(["export", "--format", "stac", "--out", str(tmp_path / "apollo"), "--instrument", "METRIC",
+                   "--db", sample_run["cfg"]["database"]["url"]])
+    assert rc == 0
+    root = pystac.Catalog.from_file(str(tmp_path / "apollo" / "catalog.json"))
+    assert {i.id for i in root.get_items(recursive=True)} == {"AS15-M-0297_crop", "AS15-M-0298_crop"}
+    assert [c.id for c in root.get_children()] == ["moon-metric"]

@@ -115,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="output file, or folder for stac (default: stdout; required for gpkg and stac)")
     e.add_argument("--schema", help="PostGIS schema the autocnet format writes its tables into (created if missing)")
     e.add_argument("--body")
+    _acquisition_arguments(e)
     common(e)
     e.set_defaults(func=cmd_export)
 
@@ -134,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _acquisition_arguments(p: argparse.ArgumentParser) -> None:
-    """The acquisition filters of ``query`` (queries.ACQUISITION_FILTERS)."""
+    """The acquisition filters of ``query`` and ``export`` (queries.ACQUISITION_FILTERS)."""
     p.add_argument("--instrument", help="instrument id as the label gives it (HIRISE, NACL, METRIC), any case")
     p.add_argument("--spacecraft", help="spacecraft name as the label gives it (MARS RECONNAISSANCE ORBITER), any case")
     p.add_argument("--from", dest="acquired_from", type=_since, metavar="T",
@@ -344,7 +345,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             _out_file(args.out)
         except argparse.ArgumentTypeError as exc:
             raise UsageError(f"--out: {exc}") from None
-    rows = queries.images(url, body=args.body)
+    rows = queries.images(url, body=args.body, **_acquisition_filters(args))
     if fmt == "stac":
         from ..catalogue.exports.stac import write_stac
 
@@ -384,6 +385,9 @@ def _export_autocnet(args: argparse.Namespace, url: str) -> int:
         raise UsageError("--format autocnet needs --schema NAME (the PostGIS schema of the AutoCNet project)")
     if args.out:
         raise UsageError("--format autocnet writes into the database (--schema), not to --out")
+    if _acquisition_filters(args):
+        raise UsageError("--format autocnet exports every image of the body (an AutoCNet project selects its own); "
+                         "drop --instrument, --from, ... or use another format")
     try:
         with queries.connect(url) as conn:
             counts = autocnet.export_autocnet(conn, args.schema, body=args.body)
