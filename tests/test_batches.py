@@ -2,6 +2,7 @@
 catalogue read once per adder, batched callbacks (autocnet_jobs.engine.batching, .dispatch, .task)."""
 from __future__ import annotations
 
+import json
 import os
 import queue
 import threading
@@ -77,6 +78,10 @@ def test_a_report_of_several_events_is_checked_whole_and_queued_in_order():
         with pytest.raises(ValueError):
             service.report(bad)
     assert events.empty()  # a bad event refuses the whole report: nothing half-queued
+    assert service.report(json.dumps([["succeeded", "k3", record, 0.2]])) == 1  # the JSON form, as tasks send it
+    assert events.get_nowait() == ("succeeded", "k3", record, 0.2)
+    with pytest.raises(ValueError):
+        service.report("[not json")
 
 
 # ---- with a cluster ----------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ Handlers only validate and enqueue: the tracker thread owns all state.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import os
 import queue
@@ -63,10 +64,17 @@ class CallbackService:
         self._events.put(("failed", _key(attempt), _error(error)))
         return True
 
-    def report(self, events: list) -> int:
+    def report(self, events: list | str) -> int:
         """Several events in one call, in the order they happened: ``[kind, attempt, payload(, seconds)]`` with
         kind ``started`` (payload: worker), ``succeeded`` (the record) or ``failed`` (the error); ``seconds``: how
-        long the image took. All are checked before any is queued. Returns how many were taken."""
+        long the image took. The list may come JSON-encoded, as a string: records are JSON-safe, and the json
+        module reads them ten times faster than serpent. All are checked before any is queued. Returns how many
+        were taken."""
+        if isinstance(events, str):
+            try:
+                events = json.loads(events)
+            except ValueError:
+                raise ValueError("events must be a JSON list") from None
         if not isinstance(events, (list, tuple)):
             raise ValueError("events must be a list")
         clean = []

@@ -62,14 +62,13 @@ class Dispatcher:
         if not self._fresh or self._syncs_out >= ANNOUNCE_AHEAD:
             return
         chunk = [self._fresh.popleft() for _ in range(min(ANNOUNCE_CHUNK, len(self._fresh)))]
-        rows = []
+        rows = self._pending_rows
         for path in chunk:
             job = self.jobs.get(path)
             if isinstance(job, tuple):
-                rows.append(queued_row(path, *job))
+                rows[path] = queued_row(path, *job)
             elif job is not None and job.state is JobState.QUEUED:
-                rows.append(job.row())
-        self._pending_rows.extend(rows)
+                rows[path] = job.row()
         self._flush_to_writer()
         self.writer.send(("sync", None))
         self._syncs_out += 1
@@ -145,6 +144,9 @@ class Dispatcher:
         exc = future.exception() if status == "error" else None
         exc_type = type(exc).__name__ if status == "error" else None
         message = str(exc) if exc is not None else ""
+        # Released now, not when the last reference goes (Dask's callback thread may still hold one): Dask then
+        # forgets the task before the tasks sent next reach it, and never holds more than the limit.
+        future.release()
         for attempt in attempts:
             self._task_of.pop(attempt, None)
             job = self._current(attempt)

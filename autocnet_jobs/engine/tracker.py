@@ -55,7 +55,8 @@ class JobTracker(Dispatcher, WriterLink):
         self._counts = {s: 0 for s in JobState}
         self._unacked: dict[str, dict] = {}
         self._pending_records: list[dict] = []
-        self._pending_rows: list[dict] = []
+        # path -> its latest job row not yet sent: a row superseded before it leaves is never written
+        self._pending_rows: dict[str, dict] = {}
         self._known_waiters: dict[str, list] = {}
         self._catalogue: dict[str, dict] | None = None  # what the writer said it holds, kept current from commits
         self._writer_restarts = 0  # deaths since the last commit: the same records killing it again and again
@@ -289,10 +290,13 @@ class JobTracker(Dispatcher, WriterLink):
             if isinstance(action, policy.Launch):
                 self._queue(job.path)
             elif isinstance(action, policy.SaveRow):
-                self._pending_rows.append(job.row())
+                self._pending_rows[job.path] = job.row()
             elif isinstance(action, policy.Write):
                 self._unacked[job.path] = action.record
                 self._pending_records.append(action.record)
+                # The record marks the job done when committed (a rejection saves a row again): a "running" row
+                # still waiting to go out would only be overwritten, one write per image instead of two.
+                self._pending_rows.pop(job.path, None)
             elif isinstance(action, policy.Cancel):
                 if future is not None:
                     future.cancel()

@@ -45,16 +45,16 @@ class WriterLink:
         # committed with its record; a skipped job's row is the catalogue's own (re-sending would wipe attempts,
         # worker). Images queued and never launched are not re-sent: their rows were written in chunks, each
         # confirmed (sync) before the next, and at worst one is missing until the image is run.
-        self._pending_rows = [j.row() for j in self.jobs.values()
-                              if not isinstance(j, tuple) and not j.from_catalogue and j.state is not JobState.DONE]
+        self._pending_rows = {p: j.row() for p, j in self.jobs.items()
+                              if not isinstance(j, tuple) and not j.from_catalogue and j.state is not JobState.DONE}
         self._syncs_out = 0  # the dead writer confirms nothing more
         for req in self._known_waiters:  # questions the dead writer may not have answered
             self.writer.send(("known", req))
 
     def _flush_to_writer(self) -> None:
         if self._pending_records or self._pending_rows:
-            self.writer.send(("write", self._pending_records, self._pending_rows))
-            self._pending_records, self._pending_rows = [], []
+            self.writer.send(("write", self._pending_records, list(self._pending_rows.values())))
+            self._pending_records, self._pending_rows = [], {}
 
     def _drain_writer(self) -> None:
         while True:
