@@ -184,17 +184,18 @@ def server_alone_postgis(url: str, records: list[dict], batch_size: int) -> dict
     import psycopg
 
     from autocnet_jobs.catalogue.store import open_store
-    from autocnet_jobs.catalogue.store.postgis import _BYTEA, _IMAGE_COLS, ewkb
+    from autocnet_jobs.catalogue.store.postgis import _BYTEA, _IMAGE_COLS
 
     prepare_schema(url, records)  # empties the tables the baseline and the reference wrote
     store = open_store(url)  # the rows as ours writes them (crs ids, times, the camera without its CRS)
     store.connect()
     with store.conn.begin():
-        rows = store.image_rows([dict(r, _seq=i) for i, r in enumerate(records)], {})
+        rows = store._image_tuples(records, range(len(records)), {})
     store.close()
     cols = ", ".join(_IMAGE_COLS)
     with psycopg.connect(benchlib.libpq(url)) as con:
         types = dict(con.execute("SELECT attname, CASE WHEN atttypid::regtype::text = 'geometry' THEN %s "
+                                 "WHEN atttypid::regtype::text = 'json' THEN 25 "
                                  "ELSE atttypid::int END FROM pg_attribute WHERE attrelid = 'images'::regclass "
                                  "AND attnum > 0 AND NOT attisdropped", (_BYTEA,)).fetchall())
         con.execute(f"CREATE TEMP TABLE encode AS SELECT {cols} FROM images WITH NO DATA")
@@ -202,9 +203,8 @@ def server_alone_postgis(url: str, records: list[dict], batch_size: int) -> dict
         for i in range(0, len(records), batch_size):
             with con.cursor().copy(f"COPY encode ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types([types[c] for c in _IMAGE_COLS])
-                for rec, row in zip(records[i:i + batch_size], rows[i:i + batch_size]):
-                    row["footprint"] = ewkb(rec.get("footprint_wkb"), row["srid"] or 0)
-                    copy.write_row([row.get(c) for c in _IMAGE_COLS])
+                for row in rows[i:i + batch_size]:
+                    copy.write_row(row)
             buf = io.BytesIO()
             with con.cursor().copy(f"COPY encode ({cols}) TO STDOUT (FORMAT BINARY)") as copy:
                 for data in copy:

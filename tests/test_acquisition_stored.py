@@ -12,6 +12,7 @@ this one in test_postgis.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 
 import numpy as np
@@ -128,7 +129,8 @@ def test_resolution_and_angles_are_stored_for_cubes_with_a_camera(stored, name: 
 def test_map_projected_resolution_is_the_labels_pixel_resolution(stored, name: str) -> None:
     with open(sample(name), "rb") as f:      # the label only (pvl.load would read the whole cube)
         head = f.read(1 << 16)
-    mapping = pvl.loads(head[:head.index(b"\nEnd") + 4].decode())["IsisCube"]["Mapping"]
+    end = re.search(rb"\nEnd\s*\n", head).end()        # the label's own End line, not End_Object
+    mapping = pvl.loads(head[:end].decode())["IsisCube"]["Mapping"]
     assert mapping["PixelResolution"].units == "meters/pixel"
     assert stored[name]["resolution"] == pytest.approx(mapping["PixelResolution"].value, rel=1e-6)
     assert stored[name]["incidence"] is None          # no sensor model: no angles, no guess

@@ -6,6 +6,7 @@ virtual table (kept in step by triggers) indexes, since pip-installed Python can
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
@@ -66,6 +67,7 @@ _SRID_PLANETS = 800000
 _SRID_SMALL_BODIES = 900000
 
 
+@functools.lru_cache(maxsize=256)  # the writer asks once per row, of a few codes
 def srid_for(iau_code: str | None) -> int | None:
     """Stable integer SRID for an ``IAU_2015:NNNNN`` or ``EPSG:NNNN`` code (None when unknown)."""
     if not iau_code:

@@ -46,7 +46,7 @@ class Store:
         self.images = self.metadata.tables["images"]
         self.jobs = self.metadata.tables["job_states"]  # the jobs not done; ``jobs`` is a view (schema.JOBS_VIEW)
         self.conn: Connection | None = None
-        self._crs_ids: dict[str, int] = {}  # WKT SHA-256 -> crs.id, as committed
+        self._crs_ids: dict[str, int] = {}  # WKT -> crs.id, as committed
 
     def connect(self) -> None:
         try:
@@ -198,16 +198,17 @@ class Store:
                 self._upsert_jobs([dict(row, seq=seq + i + 1) for i, row in enumerate(job_rows)])
             if records:
                 seq += len(job_rows)
-                self._upsert_images([dict(r, _seq=seq + i + 1) for i, r in enumerate(records)], new_crs)
+                self._upsert_images(records, range(seq + 1, seq + 1 + len(records)), new_crs)
         self._crs_ids.update(new_crs)  # only once committed: a rolled back crs row has no id
 
-    def image_rows(self, records: list[dict], new_crs: dict[str, int]) -> list[dict[str, Any]]:
+    def image_rows(self, records: list[dict], seqs, new_crs: dict[str, int]) -> list[dict[str, Any]]:
         """The columns both backends share, from ``process_image`` records: the times in the backend's form,
-        the CRS as a crs table id (rows added for new ones, noted in ``new_crs``), the camera without the CRS."""
+        the CRS as a crs table id (rows added for new ones, noted in ``new_crs``), the camera without the CRS,
+        the job's attempts and worker, and ``seqs``, the rows' sequence numbers."""
         rows = []
-        for record in records:
+        for record, seq in zip(records, seqs):
             row = image_values(record)
-            row.update(attempts=record.get("_attempts", 0), worker=record.get("_worker"), job_seq=record.get("_seq"))
+            row.update(attempts=record.get("_attempts", 0), worker=record.get("_worker"), job_seq=seq)
             for key in schema.TIME_COLUMNS:
                 row[key] = self._time(row[key])
             wkt = record.get("crs_wkt")
@@ -221,10 +222,10 @@ class Store:
 
     def _crs_id(self, wkt: str, iau_code: str | None, body: str | None, new_crs: dict[str, int]) -> int:
         """The crs table's id of ``wkt``, its row added if there is none (idempotent, race-safe)."""
-        digest = hashlib.sha256(wkt.encode()).hexdigest()
-        found = self._crs_ids.get(digest) or new_crs.get(digest)
+        found = self._crs_ids.get(wkt) or new_crs.get(wkt)
         if found is not None:
             return found
+        digest = hashlib.sha256(wkt.encode()).hexdigest()
         crs = self.metadata.tables["crs"]
         found = self.conn.execute(select(crs.c.id).where(crs.c.wkt_sha256 == digest)).scalar()
         if found is None:
@@ -233,7 +234,7 @@ class Store:
                                                            srid=srid))
             found = self.conn.execute(select(crs.c.id).where(crs.c.wkt_sha256 == digest)).scalar()
             self._crs_added(srid, wkt, iau_code, body)
-        new_crs[digest] = found
+        new_crs[wkt] = found
         return found
 
     def _insert_new(self, table):
@@ -260,7 +261,7 @@ class Store:
         return out
 
     # backend specific
-    def _upsert_images(self, records: list[dict], new_crs: dict[str, int]) -> None:
+    def _upsert_images(self, records: list[dict], seqs, new_crs: dict[str, int]) -> None:
         raise NotImplementedError
 
     def _upsert_jobs(self, rows: list[dict]) -> None:
@@ -280,8 +281,13 @@ def image_values(record: dict) -> dict[str, Any]:
     no crs_id: :meth:`Store.image_rows` adds those); the camera without the CRS the crs table holds."""
     row = {k: record.get(k) for k in IMAGE_FIELDS}
     row["srid"] = schema.srid_for(record.get("iau_code"))
-    camera = row.get("camera")
-    if isinstance(camera, dict) and any(k in camera for k in schema.CAMERA_CRS_KEYS):
-        row["camera"] = {k: v for k, v in camera.items() if k not in schema.CAMERA_CRS_KEYS}
+    row["camera"] = camera_without_crs(row.get("camera"))
     row["crs_id"] = None
     return row
+
+
+def camera_without_crs(camera):
+    """The camera dict as stored: without the CRS keys the crs table holds."""
+    if isinstance(camera, dict) and any(k in camera for k in schema.CAMERA_CRS_KEYS):
+        return {k: v for k, v in camera.items() if k not in schema.CAMERA_CRS_KEYS}
+    return camera

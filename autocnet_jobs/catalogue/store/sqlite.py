@@ -33,10 +33,10 @@ class SqliteStore(Store):
                                   "WHERE json_type(camera, '$.crs_wkt') IS NOT NULL "
                                   "OR json_type(camera, '$.geographic_crs_wkt') IS NOT NULL")
 
-    def _upsert_images(self, records: list[dict], new_crs: dict[str, int]) -> None:
+    def _upsert_images(self, records: list[dict], seqs, new_crs: dict[str, int]) -> None:
         from sqlalchemy.dialects.sqlite import insert
 
-        rows = self.image_rows(records, new_crs)
+        rows = self.image_rows(records, seqs, new_crs)
         for rec, row in zip(records, rows):
             wkb = rec.get("footprint_wkb")
             if wkb:
