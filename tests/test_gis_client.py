@@ -103,3 +103,20 @@ def test_register_crs_is_idempotent_and_its_views_use_their_index(pg):
             assert "footprints_moon_gist" in plan, plan
     finally:
         engine.dispose()
+
+
+def test_ogr2ogr_copies_a_view_with_its_crs(pg, tmp_path):
+    import pyogrio
+
+    exe = shutil.which("ogr2ogr")
+    assert exe, "ogr2ogr not found: apt-get install gdal-bin"
+    out = tmp_path / "moon.gpkg"
+    res = subprocess.run([exe, "-f", "GPKG", str(out), ogr_source(pg), "footprints_moon"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    info = pyogrio.read_info(out, layer="footprints_moon")
+    # GDAL 3.6 writes the GeoPackage's definition as WKT1, whose AUTHORITY["IAU","30100"] drops the 2015: compare
+    # the CRS itself with PROJ's IAU_2015:30100.
+    assert CRS.from_user_input(info["crs"]).equals(CRS.from_user_input("IAU_2015:30100"), ignore_axis_order=True)
+    assert info["features"] == len(queries.images(pg, body="Moon", with_footprint=False))
+    assert info["geometry_type"] == "MultiPolygon"
