@@ -106,3 +106,16 @@ def test_another_body_into_the_same_schema_is_refused(pg, capsys):
 def test_autocnet_format_on_sqlite_is_a_usage_error(sample_run, capsys):
     rc, _, err = export(capsys, "--schema", "x", "--db", sample_run["cfg"]["database"]["url"])
     assert rc == 2 and "PostGIS" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_one_schema_per_body_covers_every_done_image_of_a_known_body(pg, capsys):
+    rows = queries.images(pg, with_footprint=False)
+    bodies = sorted({r["body"] for r in rows if r["body"]})
+    assert {"Earth", "Mars", "Moon", "Vesta"} <= set(bodies)
+    exported = {}
+    for body in bodies:
+        schema = f"acn_{body.lower()}_all"
+        assert export(capsys, "--schema", schema, "--body", body, "--db", pg)[0] == 0
+        exported.update({p: (schema, s) for p, s in sql(pg, f"SELECT path, serial FROM {schema}.images")})
+    assert set(exported) == {r["path"] for r in rows if r["body"]}
+    assert {p: s for p, (_, s) in exported.items()} == {r["path"]: r["serial_number"] for r in rows if r["body"]}
