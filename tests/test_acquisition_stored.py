@@ -73,6 +73,7 @@ def test_text_order_of_stored_times_is_time_order() -> None:
     by_text = sorted(times, key=schema.sqlite_time)
     by_time = sorted(times, key=schema.utc_datetime)
     assert by_text == by_time
+    assert all(schema.sqlite_time(t) == schema.sqlite_time(schema.utc_datetime(t)) for t in times)
     assert schema.utc_datetime("2016-12-31T23:59:60.5Z") == dt.datetime(2017, 1, 1, 0, 0, 0, 500000, dt.timezone.utc)
 
 

@@ -7,6 +7,7 @@ virtual table (kept in step by triggers) indexes, since pip-installed Python can
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
@@ -81,6 +82,9 @@ def srid_for(iau_code: str | None) -> int | None:
     return _SRID_SMALL_BODIES + (code // 100) % 98999
 
 
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d(\.\d{1,6})?Z\Z")
+
+
 def utc_datetime(text: str | datetime | None) -> datetime | None:
     """A record's ISO-8601 UTC time (``...Z``, extractors.acquisition.utc_iso) as an aware datetime; a leap second
     (``:60``) becomes the next minute's first instant, as PostgreSQL reads it. A datetime is taken as it is (a
@@ -101,6 +105,8 @@ def sqlite_time(value: datetime | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if _CANONICAL.match(value):  # the record's own form: padded as text, no datetime made (the writer's path)
+            return f"{value[:19]}.{value[20:-1].ljust(6, '0')}Z" if value[19] == "." else f"{value[:19]}.000000Z"
         value = utc_datetime(value)
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc)

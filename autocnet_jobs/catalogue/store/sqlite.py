@@ -40,8 +40,10 @@ class SqliteStore(Store):
         for rec, row in zip(records, rows):
             wkb = rec.get("footprint_wkb")
             if wkb:
-                geom = shapely.from_wkb(bytes.fromhex(wkb))
-                row["footprint"] = shapely.to_wkb(geom)
+                raw = bytes.fromhex(wkb)
+                geom = shapely.from_wkb(raw)
+                # process_image's WKB is plain 2D WKB already; anything else (EWKB, Z) is written as plain WKB.
+                row["footprint"] = raw if _plain_2d(raw) else shapely.to_wkb(geom, output_dimension=2)
                 row["minx"], row["miny"], row["maxx"], row["maxy"] = geom.bounds
             else:
                 row.update(footprint=None, minx=None, miny=None, maxx=None, maxy=None)
@@ -58,6 +60,12 @@ class SqliteStore(Store):
         update = {c: stmt.excluded[c] for c in JOB_FIELDS if c != "path"}
         update["updated_at"] = func.now()
         self.conn.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=update), rows)
+
+
+def _plain_2d(wkb: bytes) -> bool:
+    """True for an ISO/OGC WKB geometry header without EWKB flags (SRID, Z, M) or ISO Z/M type codes."""
+    kind = int.from_bytes(wkb[1:5], "little" if wkb[0] == 1 else "big")
+    return kind < 1000
 
 
 _SQLITE_RTREE = (
