@@ -85,7 +85,7 @@ def test_a_version_4_sqlite_file_is_upgraded(tmp_path: Path) -> None:
     assert query("SELECT version FROM schema_info") == [(4,)]
     _check_upgraded(f"sqlite:///{db}", before, query)
     index_names = {r[0] for r in query("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {f"images_{c}" for c in schema.INDEXED_COLUMNS} <= index_names
+    assert set(schema.ACQUISITION_INDEXES) <= index_names
 
 
 def test_a_version_4_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
@@ -103,6 +103,6 @@ def test_a_version_4_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
     assert query("SELECT version FROM schema_info") == [(4,)]
     _check_upgraded(fresh_pg_db, before, query)
     indexes = {r[0] for r in query("SELECT indexname FROM pg_indexes WHERE tablename = 'images'")}
-    assert {f"images_{c}" for c in schema.INDEXED_COLUMNS} <= indexes
+    assert set(schema.ACQUISITION_INDEXES) <= indexes
     kinds = dict(query("SELECT relname, relkind::text FROM pg_class WHERE relname IN ('jobs', 'job_states')"))
     assert kinds == {"jobs": "v", "job_states": "r"}

@@ -58,7 +58,10 @@ ACTIVE_STATES = tuple(s.value for s in JobState if not s.terminal)
 IMAGE_FIELDS = tuple(k for k in RECORD_KEYS if k not in ("footprint_wkb", "crs_wkt"))
 # The images columns added by schema version 5, with the indexes the acquisition queries use.
 ACQUISITION_COLUMNS = (*ACQUISITION_KEYS, *VIEWING_KEYS, "resolution", "crs_id")
-INDEXED_COLUMNS = ("instrument", "spacecraft", "start_time", "resolution")
+# The images indexes the acquisition queries use (name -> indexed expression): instrument and spacecraft are
+# compared case-insensitively (queries: lower(x) = lower(:x)), so those are indexes on lower().
+ACQUISITION_INDEXES = {"images_instrument_ci": "lower(instrument)", "images_spacecraft_ci": "lower(spacecraft)",
+                       "images_start_time": "start_time", "images_resolution": "resolution"}
 TIME_COLUMNS = ("start_time", "stop_time")
 # Keys of a camera dict that hold the CRS the crs table holds: dropped from the stored camera JSON.
 CAMERA_CRS_KEYS = ("crs_wkt", "geographic_crs_wkt")

@@ -92,8 +92,8 @@ class Store:
                     f"version {schema.SCHEMA_VERSION}. Use a new database or migrate it.")
             if not self._has_view("jobs"):
                 self.conn.exec_driver_sql(schema.JOBS_VIEW)
-            for column in schema.INDEXED_COLUMNS:
-                self.conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS images_{column} ON images ({column})")
+            for name, expression in schema.ACQUISITION_INDEXES.items():
+                self.conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON images ({expression})")
             self._extra_schema()
         self._crs_ids = {}
 
