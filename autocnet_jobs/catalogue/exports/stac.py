@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import shutil
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
@@ -33,8 +34,8 @@ def collection_id(body: str | None, instrument: str | None) -> str:
 def item_ids(rows: list[dict[str, Any]]) -> list[str]:
     """An id per row: the file name's stem, made unique by 8 hex digits of the path's SHA-1 where two images share
     it (a.cub in two folders, a.cub beside a.img), so a re-export gives each image the same id."""
-    stems = [_slug(os.path.splitext(r["name"])[0], keep_case=True) or "image" for r in rows]
-    shared = {s for s in stems if stems.count(s) > 1}
+    stems = [_file_slug(os.path.splitext(r["name"])[0]) or "image" for r in rows]
+    shared = {s for s, n in Counter(stems).items() if n > 1}
     return [f"{s}_{hashlib.sha1(r['path'].encode()).hexdigest()[:8]}" if s in shared else s
             for s, r in zip(stems, rows)]
 
@@ -97,6 +98,12 @@ def write_stac(rows: list[dict[str, Any]], out_dir: str | os.PathLike, *,
     catalog = pystac.Catalog(id="autocnet-jobs", title=title,
                              description="Images ingested by autocnet_jobs: footprints, acquisition metadata, "
                                          "keypoint files")
+    tmp = f"{out_dir}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    # The root's href first and each Collection under it before its Items: pystac finds an object's root and self
+    # links by scanning its links, so they must come before a Collection's thousands of item links (else the
+    # export is quadratic in the number of images).
+    catalog.set_self_href(os.path.join(tmp, "catalog.json"))  # a folder name with a dot would be taken for a file
     groups: dict[str, list[tuple[str, dict]]] = {}
     for item_id, row in zip(item_ids(rows), rows):
         groups.setdefault(collection_id(row.get("body"), row.get("instrument")), []).append((item_id, row))
@@ -113,12 +120,11 @@ def write_stac(rows: list[dict[str, Any]], out_dir: str | os.PathLike, *,
             extent=_extent(items), license="other", stac_extensions=[SSYS_SCHEMA])
         if first.get("body"):
             collection.extra_fields["ssys:targets"] = [first["body"]]
-        collection.add_items(items)
         catalog.add_child(collection)
+        collection.add_items(items)
         counts[cid] = len(items)
-    tmp = f"{out_dir}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    catalog.normalize_hrefs(os.path.join(tmp, "catalog.json"))  # a folder name with a dot would be taken for a file
+    # (every href is set already, by add_child and add_item under the root's; normalize_hrefs would move each
+    # Collection's self link behind its Items' and make saving quadratic for the same reason)
     catalog.make_all_asset_hrefs_relative()
     catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED, stac_io=_item_compact_io())
     if os.path.isdir(out_dir):
@@ -209,7 +215,11 @@ def _iso(t: datetime | str) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
-def _slug(text: str | None, keep_case: bool = False) -> str:
-    s = re.sub(r"[^A-Za-z0-9._-]+" if keep_case else r"[^a-z0-9]+", "-" if not keep_case else "_",
-               (text or "") if keep_case else (text or "").lower())
-    return s.strip("-_")
+def _slug(text: str | None) -> str:
+    """Lower case, runs of anything but letters and digits as one ``-`` (collection ids)."""
+    return re.sub(r"[^a-z0-9]+", "-", (text or "").lower()).strip("-")
+
+
+def _file_slug(text: str) -> str:
+    """A file stem as an id and folder name: case, digits, ``.``, ``_`` and ``-`` kept, anything else ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("-_")
