@@ -102,9 +102,14 @@ class ImageAdder:
         suffix = "." + ext.lstrip(".").lower()
         if recursive:  # a folder named *.ext is submitted, as below, and fails with a typed reason
             found = [os.path.join(root, name) for root, dirs, files in os.walk(folder) for name in files + dirs]
+            paths = sorted(os.path.abspath(p) for p in found if os.path.basename(p).lower().endswith(suffix))
         else:
-            found = [str(p) for p in folder.iterdir()]
-        paths = sorted(os.path.abspath(p) for p in found if os.path.basename(p).lower().endswith(suffix))
+            # Names first, paths after: a million paths are the tracker's keys for the run, and nothing freed
+            # meanwhile leaves holes between them (memory the process would keep).
+            names = sorted(n for n in os.listdir(folder) if n.lower().endswith(suffix))
+            root = os.path.abspath(folder)
+            paths = [os.path.join(root, n) for n in names]
+            del names
         return self._submit(paths, force)
 
     def add_image(self, path: str | os.PathLike, force: bool = False) -> bool:
@@ -114,16 +119,21 @@ class ImageAdder:
     def _submit(self, paths: list[str], force: bool) -> list[str]:
         tracker = self._require()
         known = {} if force else tracker.known()  # read once per adder, then kept current by the tracker
-        todo, skipped = [], []
-        for path in paths:
-            size, mtime = _stat(path)
-            prior = known.get(path)
-            if prior and prior["size"] == size and prior["mtime"] == mtime:
-                skipped.append((path, size, mtime, prior))
-                continue
-            todo.append((path, size, mtime))
-        tracker.mark_known(skipped)
-        return tracker.submit(todo, force=force)
+        submitted: list[str] = []
+        # In chunks: the tracker's lock is never held for a million images at once, and what is made per image
+        # on the way (stat results, these tuples) is freed chunk by chunk, not kept until the end.
+        for start in range(0, len(paths), _SUBMIT_CHUNK):
+            todo, skipped = [], []
+            for path in paths[start:start + _SUBMIT_CHUNK]:
+                size, mtime = _stat(path)
+                prior = known.get(path)
+                if prior and prior["size"] == size and prior["mtime"] == mtime:
+                    skipped.append((path, size, mtime, prior))
+                    continue
+                todo.append((path, size, mtime))
+            tracker.mark_known(skipped)
+            submitted += tracker.submit(todo, force=force)
+        return submitted
 
     @property
     def skipped(self) -> dict[str, str]:
@@ -197,6 +207,9 @@ class ImageAdder:
         if self._tracker is None:
             raise AutocnetJobsError("this ImageAdder is closed")
         return self._tracker
+
+
+_SUBMIT_CHUNK = 10_000
 
 
 def _stat(path: str) -> tuple[int | None, float | None]:

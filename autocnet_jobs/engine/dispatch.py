@@ -40,6 +40,7 @@ class Dispatcher:
         self._by_attempt: dict[str, str] = {}  # attempt key -> path, for the attempts in Dask
         self._task_of: dict[str, str] = {}  # attempt key -> the Dask key of the task carrying it
         self._tasks: dict[str, tuple[Any, list[str]]] = {}  # task key -> (its future, its attempts in order)
+        self._released: list[str] = []  # tasks ended since the last fill: their slots free up one round later
         self._syncs_out = 0  # announcement chunks the writer has not confirmed yet
         self._attempt_ids = itertools.count()
         self._run_id = uuid.uuid4().hex[:12]
@@ -78,8 +79,11 @@ class Dispatcher:
         """Send queued images to Dask, several per task, until the in-flight limit."""
         self._announce()
         limit = self.in_flight_limit()
+        # A task released in this round still counts: Dask may not have forgotten it when the next one arrives.
+        busy = len(self._tasks) + len(self._released)
+        self._released.clear()
         batches: list[list[Job]] = []
-        while len(self._tasks) + len(batches) < limit and (self._ready or self._fresh):
+        while busy + len(batches) < limit and (self._ready or self._fresh):
             n = batching.images_per_task(self.per_task, self.seconds_per_image,
                                          len(self._ready) + len(self._fresh), limit)
             batch: list[Job] = []
@@ -147,6 +151,7 @@ class Dispatcher:
         # Released now, not when the last reference goes (Dask's callback thread may still hold one): Dask then
         # forgets the task before the tasks sent next reach it, and never holds more than the limit.
         future.release()
+        self._released.append(key)
         for attempt in attempts:
             self._task_of.pop(attempt, None)
             job = self._current(attempt)
