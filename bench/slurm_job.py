@@ -23,7 +23,7 @@ def main(image: str, url: str, kps_dir: str) -> None:
     rec = process_image(image, settings)
     srid = srid_for(rec["iau_code"])
     cols = ("name", "path", "checksum", "size", "mtime", "driver", "width", "height", "bands", "body", "iau_code",
-            "srid", "crs_wkt", "footprint_source", "footprint_note", "camera", "keypoints_path", "n_keypoints",
+            "srid", "footprint_source", "footprint_note", "camera", "keypoints_path", "n_keypoints",
             "extractor", "extractor_params", "note")
     values = [rec.get(c) for c in cols]
     values[cols.index("srid")] = srid
