@@ -55,8 +55,9 @@ class JobTracker(Dispatcher, WriterLink):
         self._counts = {s: 0 for s in JobState}
         self._unacked: dict[str, dict] = {}
         self._pending_records: list[dict] = []
-        # path -> its latest job row not yet sent: a row superseded before it leaves is never written
-        self._pending_rows: dict[str, dict] = {}
+        # path -> its latest job row not yet sent, or the Job to make it from when it goes: a row superseded before
+        # it leaves is never made nor written
+        self._pending_rows: dict[str, dict | Job] = {}
         self._known_waiters: dict[str, list] = {}
         self._catalogue: dict[str, dict] | None = None  # what the writer said it holds, kept current from commits
         self._writer_restarts = 0  # deaths since the last commit: the same records killing it again and again
@@ -290,7 +291,7 @@ class JobTracker(Dispatcher, WriterLink):
             if isinstance(action, policy.Launch):
                 self._queue(job.path)
             elif isinstance(action, policy.SaveRow):
-                self._pending_rows[job.path] = job.row()
+                self._pending_rows[job.path] = job
             elif isinstance(action, policy.Write):
                 self._unacked[job.path] = action.record
                 self._pending_records.append(action.record)

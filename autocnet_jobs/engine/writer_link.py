@@ -53,7 +53,8 @@ class WriterLink:
 
     def _flush_to_writer(self) -> None:
         if self._pending_records or self._pending_rows:
-            self.writer.send(("write", self._pending_records, list(self._pending_rows.values())))
+            rows = [r if isinstance(r, dict) else r.row() for r in self._pending_rows.values()]
+            self.writer.send(("write", self._pending_records, rows))
             self._pending_records, self._pending_rows = [], {}
 
     def _drain_writer(self) -> None:
