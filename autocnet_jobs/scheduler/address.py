@@ -30,7 +30,7 @@ class AddressBackend(ClusterBackend):
             return None
         tls = Security().get_tls_config_for_role("client")
         if tls.get("ca_file") and tls.get("cert") and "\n" not in tls["ca_file"] + tls["cert"]:
-            return Credentials(ca=tls["ca_file"], cert=tls["cert"], key=tls.get("key"))
+            return Credentials(ca=tls["ca_file"], cert=tls["cert"], key=tls.get("key") or tls["cert"])
         return None
 
     def _start(self) -> Client:

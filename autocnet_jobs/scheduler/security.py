@@ -44,7 +44,7 @@ class Credentials:
 
     ca: str
     cert: str
-    key: str | None
+    key: str
     folder: str | None = None
 
     def security(self) -> Security:
@@ -56,7 +56,7 @@ class Credentials:
 
     def files(self) -> dict[str, str]:
         """The file paths as a plain dict (``ca``, ``cert``, ``key``): what callback clients are handed."""
-        return {"ca": self.ca, "cert": self.cert, "key": self.key or self.cert}
+        return {"ca": self.ca, "cert": self.cert, "key": self.key}
 
     def remove(self) -> None:
         if self.folder:
@@ -64,8 +64,9 @@ class Credentials:
 
 
 def site_credentials(mapping: Mapping[str, str]) -> Credentials:
-    """A site's own certificate files (``cluster.security: {ca_file, cert, key}``); never removed by us."""
-    return Credentials(ca=mapping["ca_file"], cert=mapping["cert"], key=mapping.get("key"))
+    """A site's own certificate files (``cluster.security: {ca_file, cert, key}``); never removed by us. Without
+    ``key`` the cert file holds it (given as both, so no tool is handed a missing key path)."""
+    return Credentials(ca=mapping["ca_file"], cert=mapping["cert"], key=mapping.get("key") or mapping["cert"])
 
 
 def make_run_credentials(base: str) -> Credentials:
