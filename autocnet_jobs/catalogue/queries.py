@@ -218,7 +218,7 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
         params["body"] = body
     if since:
         # Naive times are UTC. SQLite keeps CURRENT_TIMESTAMP text (UTC, no offset); PostgreSQL a timestamptz.
-        since = since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since.astimezone(timezone.utc)
+        since = _utc(since)
         sql += " AND created_at >= :since"
         params["since"] = since if postgis else since.replace(tzinfo=None)
     if path is not None:
