@@ -10,8 +10,8 @@ from autocnet_jobs import errors
 from autocnet_jobs.catalogue.schema import JOB_STATES, JobState
 from autocnet_jobs.engine.job import Job, catalogue_job
 from autocnet_jobs.engine.policy import (Abandoned, Cancel, Committed, Failed, FutureDone, Launch, Rejected, Rules,
-                                         SaveRow, Started, StopHung, Succeeded, Tick, Unstarted, Write, decide,
-                                         launched)
+                                         SaveRow, Started, Stopped, StopHung, Succeeded, Tick, Unstarted, Write, decide,
+                                         launched, task_end)
 
 RULES = Rules(maxfailures=3, job_timeout=60.0, max_requeues=2)
 W1 = {"host": "n1", "pid": "11", "address": "tcp://n1:1"}
@@ -182,6 +182,37 @@ def test_an_image_whose_start_arrived_is_charged_for_its_task_end():
     assert (job.failures, job.errors[-1]["kind"]) == (1, errors.WORKER_DIED)
 
 
+# ---- a worker the tracker stopped for another image's timeout ------------------------------------------------------
+def test_an_image_running_on_a_worker_stopped_for_another_goes_back_without_a_failure():
+    # The timed-out image was slow, not hung (its events late): its task had gone on to this one when we stopped
+    # the worker. This image did nothing; its row said running, so it is saved as queued again.
+    job, actions = decide(running(), Stopped("error", "KilledWorker", "stopped"), RULES)
+    assert (job.state, job.failures, job.requeues, job.errors, job.worker) == (Q, 0, 1, (), {})
+    assert kinds(actions) == [Launch, SaveRow]
+    job, actions = decide(queued(), Stopped("error", "KilledWorker", "stopped"), RULES)
+    assert (job.state, job.failures, job.requeues) == (Q, 0, 1) and kinds(actions) == [Launch]
+
+
+def test_an_image_stopped_too_often_is_judged_as_its_task_ended():
+    job, _ = decide(running(requeues=2), Stopped("error", "KilledWorker", "stopped"), RULES)
+    assert (job.state, job.failures, job.errors[-1]["kind"]) == (Q, 1, errors.WORKER_DIED)
+
+
+def _end(job, status="error", exc="KilledWorker", shared=True, stopped=()):
+    return task_end(job, status, exc, "gone", 1.0, None, shared=shared, stopped_workers=set(stopped))
+
+
+def test_a_task_end_is_charged_only_to_a_started_image_on_a_worker_nobody_stopped():
+    assert type(_end(running())) is FutureDone  # its own worker died under it
+    assert type(_end(running(), stopped=[W2["address"]])) is FutureDone  # another worker was stopped
+    assert type(_end(running(), stopped=[W1["address"]])) is Stopped  # we stopped the worker it ran on
+    assert type(_end(running(), status="finished", stopped=[W1["address"]])) is FutureDone  # ended by itself
+    assert type(_end(queued())) is Unstarted
+    assert type(_end(queued(), shared=False)) is FutureDone  # a task of one image: FutureDone requeues it itself
+    # A queued image has no worker yet: a stopped worker's address never matches it.
+    assert type(_end(queued(), stopped=[W1["address"]])) is Unstarted
+
+
 def test_the_future_of_a_writing_job_ends_its_attempt_and_nothing_else():
     job, actions = decide(writing(), FutureDone("finished"), RULES)
     assert (job.state, job.attempt, job.failures, actions) == (WR, None, 0, [])
@@ -236,7 +267,7 @@ def test_the_timeout_applies_only_to_running_jobs(state_of):
 # ---- terminal jobs, retries, the catalogue ----------------------------------------------------------------------
 @pytest.mark.parametrize("event", [Started(W1, now=1.0), Succeeded({}), Failed(error()), FutureDone("finished"),
                                    Committed(), Rejected("x"), Tick(now=1e9), Abandoned(error()),
-                                   Unstarted("cancelled")])
+                                   Unstarted("cancelled"), Stopped("error", "KilledWorker")])
 @pytest.mark.parametrize("state", [D, F])
 def test_a_terminal_job_ignores_every_event(event, state):
     job = dataclasses.replace(queued(), state=state, attempt=None)

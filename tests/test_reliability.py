@@ -56,20 +56,6 @@ def stray_processes(before: set[int]) -> list[str]:
 per_task = pytest.mark.parametrize("per_task", [1, 8])
 
 
-def _quarantined(value: int, why: str):
-    """A parameter whose test is flaky since the batching engine (issue 16, open): it still runs and reports,
-    but does not fail CI until the cause is found. Remove the mark with the fix."""
-    return pytest.param(value, marks=pytest.mark.xfail(strict=False, reason=why))
-
-
-# Clean-clone CI on 2026-12-02 (both passed in the engineers' own runs):
-_STATUS_FLAKY = ("CI 2026-12-02: with 1 and with 8 images per task (one run each) the 12 done + 2 hanging state "
-                 "was not seen within 120 s under full-suite load; cause not found yet (issue 16)")
-_SOAK_FLAKY = ("CI 2026-12-02: with 8 images per task one 'raise' image had a KilledWorker among its 3 charged "
-               "failures (Dask marks tasks queued on a killed worker as failed; which image the dispatch charged "
-               "is not yet explained, issue 16)")
-
-
 @per_task
 def test_sigkill_of_a_worker_counts_once_and_the_job_reruns(tmp_path, monkeypatch, per_task):
     monkeypatch.setenv("AUTOCNET_TEST_SLOW", "1.0")
@@ -283,7 +269,7 @@ def test_cli_failed_and_retry_across_runs(tmp_path):
     assert status["counts"] == {"queued": 0, "running": 0, "done": 2, "failed": 0}
 
 
-@pytest.mark.parametrize("per_task", [_quarantined(1, _STATUS_FLAKY), _quarantined(8, _STATUS_FLAKY)])
+@per_task
 def test_status_from_a_second_process_matches_the_tracker(tmp_path, per_task):
     folder = tiny_files(tmp_path / "in", 12)
     for name in ("zz-hang-a.cub", "zz-hang-b.cub"):  # sorted last: submitted after the others
@@ -293,7 +279,9 @@ def test_status_from_a_second_process_matches_the_tracker(tmp_path, per_task):
     with ImageAdder(cfg, process=faults.hang_marked, quiet=True) as ia:
         ia.add_images(folder, "cub")
         # The workers end up stuck in the hanging jobs: a state that holds still long enough to compare. With
-        # several per task the two may share the last task: one runs, the other waits behind it, queued.
+        # several per task the two may share the last task: one runs, the other waits behind it, queued. The
+        # hanging images were submitted last, so they run last: tasks start in the order the tracker sent them
+        # (without that, a later launch overtook an earlier one and an image waited out job_timeout behind them).
         wait_until(lambda: (c := ia.progress())["done"] == 12 and c["running"] >= 1 and c["running"] + c["queued"]
                    == 2, timeout=120, message=lambda: f"progress {ia.progress()}, status {ia.job_status}")
         time.sleep(1.0)  # one writer flush interval and more
@@ -308,7 +296,7 @@ def test_status_from_a_second_process_matches_the_tracker(tmp_path, per_task):
         assert set(running) <= {"zz-hang-a.cub", "zz-hang-b.cub"} and len(running) == mine["running"]
 
 
-@pytest.mark.parametrize("per_task", [1, _quarantined(8, _SOAK_FLAKY)])
+@per_task
 def test_soak_2000_images_with_raises_and_hangs(tmp_path, per_task):
     d = tmp_path / "in"
     d.mkdir()

@@ -40,9 +40,12 @@ class Dispatcher:
         self._by_attempt: dict[str, str] = {}  # attempt key -> path, for the attempts in Dask
         self._task_of: dict[str, str] = {}  # attempt key -> the Dask key of the task carrying it
         self._tasks: dict[str, tuple[Any, list[str]]] = {}  # task key -> (its future, its attempts in order)
+        # Workers the tracker stopped for a timed-out image: the other images their deaths end are not to blame.
+        self._stopped_workers: set[str] = set()
         self._released: list[str] = []  # tasks ended since the last fill: their slots free up one round later
         self._syncs_out = 0  # announcement chunks the writer has not confirmed yet
         self._attempt_ids = itertools.count()
+        self._launches = itertools.count()  # each launch's Dask priority: first sent, first run
         self._run_id = uuid.uuid4().hex[:12]
         self.per_task = cluster["images_per_task"]
         self.max_in_flight = cluster["max_in_flight"]
@@ -122,8 +125,13 @@ class Dispatcher:
             items.append([(job.path, a) for job, a in zip(batch, attempts)])
             self._tasks[key] = (None, attempts)
         n = len(keys)
+        # Dask orders tasks by (-priority, generation, place in the graph), and launches less than its
+        # fifo_timeout apart share a generation while each graph counts from 0: without a priority, the first
+        # tasks of a later launch (e.g. two hanging images) overtake the last of an earlier one, and an innocent
+        # image then waits behind them for cluster.job_timeout. A falling priority keeps the tracker's order.
         futures = self.client.map(run_batch, items, [self.settings] * n, [self.uri] * n, [self._token] * n,
-                                  [self.process] * n, key=keys, pure=False, callback_tls=self.callback_tls)
+                                  [self.process] * n, key=keys, pure=False, callback_tls=self.callback_tls,
+                                  priority=-next(self._launches))
         callbacks = []
         for key, fut in zip(keys, futures):
             self._tasks[key] = (fut, self._tasks[key][1])
@@ -139,7 +147,8 @@ class Dispatcher:
 
     def _task_done(self, key: str, future: Any) -> None:
         """A task ended: each image it carried and did not report on learns it, in order. Only the image running
-        then is charged; the ones not yet started go back in line without a failure."""
+        then is charged; the ones not yet started go back in line without a failure, and so does the one running
+        on a worker the tracker itself stopped for another image's timeout (``policy.Stopped``)."""
         entry = self._tasks.pop(key, None)
         if entry is None:
             return
@@ -157,10 +166,8 @@ class Dispatcher:
             job = self._current(attempt)
             if job is None:
                 continue
-            if len(attempts) > 1 and job.state is JobState.QUEUED:
-                self._apply(job, policy.Unstarted(status, exc_type, message, *self._stamp(job)))
-            else:
-                self._apply(job, policy.FutureDone(status, exc_type, message, *self._stamp(job)))
+            self._apply(job, policy.task_end(job, status, exc_type, message, *self._stamp(job),
+                                             shared=len(attempts) > 1, stopped_workers=self._stopped_workers))
 
     def _timed(self, seconds: Any) -> None:
         if isinstance(seconds, (int, float)) and seconds >= 0:

@@ -10,7 +10,8 @@ run; a job is relaunched until ``rules.maxfailures`` failures or a failure no re
 task that died with its worker before it started is requeued without a failure (up to ``rules.max_requeues``
 times). Several images may share one task; each is still its own job here: the task's end (a worker death, a
 hung image stopped) counts only against the image running then, and the images of that task not yet started go
-back in the queue without a failure (:class:`Unstarted`). A job is done only when the writer committed its record.
+back in the queue without a failure (:class:`Unstarted`); so does every image of a task whose worker the tracker
+stopped for another image's timeout (:class:`Stopped`). A job is done only when the writer committed its record.
 """
 from __future__ import annotations
 
@@ -101,7 +102,19 @@ class Unstarted:
     log: str | None = None
 
 
-Event = Started | Succeeded | Failed | FutureDone | Committed | Rejected | Tick | Abandoned | Unstarted
+@dataclass(frozen=True)
+class Stopped:
+    """The task that held this job ended because the tracker stopped its worker for *another* image's timeout.
+    That image was charged already; one the task went on to (its start reached us: the timed-out image was not
+    hung after all, only its events late) or had not reached yet did nothing, so it goes back without a failure."""
+    status: str
+    exc_type: str | None = None
+    exc_message: str = ""
+    at: float = 0.0
+    log: str | None = None
+
+
+Event = Started | Succeeded | Failed | FutureDone | Committed | Rejected | Tick | Abandoned | Unstarted | Stopped
 
 
 # ---- actions: what the tracker is to do ------------------------------------------------------------------------
@@ -135,6 +148,18 @@ class StopHung:
 Action = Launch | SaveRow | Write | Cancel | StopHung
 
 
+def task_end(job: Job, status: str, exc_type: str | None, message: str, at: float, log: str | None, *,
+             shared: bool, stopped_workers: set[str]) -> FutureDone | Unstarted | Stopped:
+    """The event a task's end is for ``job``, one of the images it carried that had not reported its outcome.
+    ``shared``: the task carried other images too. ``stopped_workers``: the addresses of the workers the tracker
+    stopped for a timed-out image."""
+    if status == "error" and job.worker.get("address") in stopped_workers:
+        return Stopped(status, exc_type, message, at, log)
+    if shared and job.state is QUEUED:
+        return Unstarted(status, exc_type, message, at, log)
+    return FutureDone(status, exc_type, message, at, log)
+
+
 def launched(job: Job, attempt: str) -> Job:
     """The job once the tracker gave its new attempt a key."""
     return dataclasses.replace(job, attempt=attempt, state=QUEUED, started_at=None, worker=NO_WORKER)
@@ -166,6 +191,13 @@ def decide(job: Job, event: Event, rules: Rules) -> tuple[Job, list[Action]]:
         if job.state is QUEUED and job.requeues < rules.max_requeues:
             return _relaunch(dataclasses.replace(job, requeues=job.requeues + 1)), [Launch()]
         # Running after all (its start reached us), or requeued too often: judged as its own task's end.
+        return _future_done(job, FutureDone(event.status, event.exc_type, event.exc_message, event.at, event.log),
+                            rules)
+    if isinstance(event, Stopped):
+        if job.state in (QUEUED, RUNNING) and job.requeues < rules.max_requeues:
+            # A running job's row said so: it is queued again (a queued one's row already says queued).
+            return (_relaunch(dataclasses.replace(job, requeues=job.requeues + 1)),
+                    [Launch(), SaveRow()] if job.state is RUNNING else [Launch()])
         return _future_done(job, FutureDone(event.status, event.exc_type, event.exc_message, event.at, event.log),
                             rules)
     if isinstance(event, Committed):

@@ -302,6 +302,8 @@ class JobTracker(Dispatcher, WriterLink):
                 if future is not None:
                     future.cancel()
             elif isinstance(action, policy.StopHung):
+                if action.worker.get("address"):
+                    self._stopped_workers.add(action.worker["address"])
                 self.watchdog.stop_hung(dict(action.worker), future)
         return job
 
