@@ -242,6 +242,24 @@ def test_acquisition_filter_is_pure_and_checks_its_ranges():
         queries.acquisition_filter(False, acquired_from=datetime(2021, 1, 1), acquired_to=datetime(2020, 1, 1))
 
 
+def test_naive_times_are_utc_and_aware_ones_converted_by_one_helper():
+    """schema.as_utc is the one home of "naive means UTC": the query bounds, the time columns and both exports
+    give the same instant for a naive, a UTC and a +02:00 time (utc_datetime once kept an aware time's offset)."""
+    from autocnet_jobs.catalogue import schema
+    from autocnet_jobs.catalogue.exports import gpkg, stac
+
+    expected = datetime(2020, 1, 1, 12, 30, 0, 250000, tzinfo=UTC)
+    plus2 = datetime(2020, 1, 1, 14, 30, 0, 250000, tzinfo=timezone(timedelta(hours=2)))
+    for t in (expected.replace(tzinfo=None), expected, plus2):
+        assert schema.as_utc(t) == expected and schema.as_utc(t).tzinfo is UTC, t
+        assert schema.utc_datetime(t) == expected and schema.utc_datetime(t).tzinfo is UTC, t
+        assert schema.sqlite_time(t) == "2020-01-01T12:30:00.250000Z", t
+        assert stac._iso(t) == "2020-01-01T12:30:00.250000Z", t
+        assert gpkg._value(t, "DATETIME") == "2020-01-01T12:30:00.250Z", t
+        pg = dict(queries.acquisition_filter(True, acquired_from=t)[0][1])
+        assert pg["acquired_from"] == expected and pg["acquired_from"].tzinfo is UTC, t
+    assert schema.sqlite_time(None) is None and schema.utc_datetime(None) is None  # callers pass None here only
+
 def test_cli_acquisition_query(url):
     import json
     import subprocess

@@ -10,7 +10,7 @@ import os
 import sqlite3
 import urllib.parse
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterator
 
 import shapely
@@ -27,6 +27,7 @@ from .schema import (  # noqa: F401 - JobState: the job states, for the views
     JOB_STATES,
     TIME_COLUMNS,
     JobState,
+    as_utc,
     sqlite_time,
     utc_datetime,
 )
@@ -218,7 +219,7 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
         params["body"] = body
     if since:
         # Naive times are UTC. SQLite keeps CURRENT_TIMESTAMP text (UTC, no offset); PostgreSQL a timestamptz.
-        since = _utc(since)
+        since = as_utc(since)
         sql += " AND created_at >= :since"
         params["since"] = since if postgis else since.replace(tzinfo=None)
     if path is not None:
@@ -269,12 +270,12 @@ def acquisition_filter(postgis: bool, *, instrument: str | None = None, spacecra
     for name, col in _TEXT_FILTERS.items():
         if given[name] is not None:
             terms.append((f"lower({col}) = lower(:{name})", {name: given[name]}))
-    if acquired_from is not None and acquired_to is not None and _utc(acquired_to) <= _utc(acquired_from):
-        raise ValueError(f"the acquisition time range ends ({_utc(acquired_to).isoformat()}) before or when it "
-                         f"starts ({_utc(acquired_from).isoformat()})")
+    if acquired_from is not None and acquired_to is not None and as_utc(acquired_to) <= as_utc(acquired_from):
+        raise ValueError(f"the acquisition time range ends ({as_utc(acquired_to).isoformat()}) before or when it "
+                         f"starts ({as_utc(acquired_from).isoformat()})")
     for name, bound, op in (("acquired_from", acquired_from, ">="), ("acquired_to", acquired_to, "<")):
         if bound is not None:
-            terms.append((f"start_time {op} :{name}", {name: _utc(bound) if postgis else sqlite_time(bound)}))
+            terms.append((f"start_time {op} :{name}", {name: as_utc(bound) if postgis else sqlite_time(bound)}))
     ranges = {"resolution": resolution, "incidence": incidence, "emission": emission, "phase": phase}
     for name, col in _RANGE_FILTERS.items():
         if ranges[name] is None:
@@ -287,10 +288,6 @@ def acquisition_filter(postgis: bool, *, instrument: str | None = None, spacecra
         if high is not None:
             terms.append((f"{col} <= :{name}_high", {f"{name}_high": float(high)}))
     return terms
-
-
-def _utc(t: datetime) -> datetime:
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
 
 
 def intersecting(url: str, minlon: float, minlat: float, maxlon: float, maxlat: float) -> list[str]:

@@ -88,12 +88,18 @@ def srid_for(iau_code: str | None) -> int | None:
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d(\.\d{1,6})?Z\Z")
 
 
+def as_utc(t: datetime) -> datetime:
+    """``t`` as an aware UTC datetime: the catalogue stores UTC, so a naive time is taken as UTC and an aware one
+    converted. The one home of that rule (queries, exports and the time columns all use it)."""
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+
+
 def utc_datetime(text: str | datetime | None) -> datetime | None:
     """A record's ISO-8601 UTC time (``...Z``, extractors.acquisition.utc_iso) as an aware datetime; a leap second
-    (``:60``) becomes the next minute's first instant, as PostgreSQL reads it. A datetime is taken as it is (a
-    naive one as UTC)."""
+    (``:60``) becomes the next minute's first instant, as PostgreSQL reads it. A datetime is taken as
+    :func:`as_utc` takes it."""
     if isinstance(text, datetime):
-        return text.replace(tzinfo=timezone.utc) if text.tzinfo is None else text
+        return as_utc(text)
     if not text:
         return None
     leap = text[17:19] == "60"
@@ -111,9 +117,7 @@ def sqlite_time(value: datetime | str | None) -> str | None:
         if _CANONICAL.match(value):  # the record's own form: padded as text, no datetime made (the writer's path)
             return f"{value[:19]}.{value[20:-1].ljust(6, '0')}Z" if value[19] == "." else f"{value[:19]}.000000Z"
         value = utc_datetime(value)
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def build_metadata(postgis: bool) -> MetaData:

@@ -13,12 +13,12 @@ import os
 import re
 import sqlite3
 import struct
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import shapely
 
-from ..schema import IMAGE_FIELDS, srid_for
+from ..schema import IMAGE_FIELDS, as_utc, srid_for
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
 USER_VERSION = 10300  # GeoPackage 1.3.0
@@ -181,9 +181,7 @@ def _value(v: Any, kind: str) -> Any:
     if kind == "DATETIME" and v is not None:
         # The spec's form, UTC with milliseconds: 2026-11-22T00:45:49.000Z. SQLite hands back text, PostGIS an
         # aware datetime; both are UTC (the catalogue stores UTC).
-        t = datetime.fromisoformat(v) if isinstance(v, str) else v
-        if t.tzinfo is not None:
-            t = t.astimezone(timezone.utc).replace(tzinfo=None)
+        t = as_utc(datetime.fromisoformat(v) if isinstance(v, str) else v)
         return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
     if isinstance(v, (dict, list)):
         return json.dumps(v)

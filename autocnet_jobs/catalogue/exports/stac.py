@@ -19,6 +19,8 @@ from typing import Any
 
 from shapely.geometry import mapping
 
+from ..schema import as_utc
+
 SSYS_SCHEMA = "https://stac-extensions.github.io/ssys/v1.1.1/schema.json"
 # Media types of the image asset by GDAL driver (STAC's own for GeoTIFF and JPEG 2000; none registered for PDS
 # and ISIS, so those say what they are in the asset's title and carry no type).
@@ -211,8 +213,7 @@ def _is_our_catalog(out_dir: str) -> bool:
 def _iso(t: datetime | str) -> str:
     if isinstance(t, str):
         t = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    t = t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
-    return t.isoformat().replace("+00:00", "Z")
+    return as_utc(t).isoformat().replace("+00:00", "Z")
 
 
 def _slug(text: str | None) -> str:
