@@ -155,10 +155,11 @@ def _validate(cfg: dict, source: str) -> None:
     for name in _POSITIVE:
         if get(cfg, name) <= 0:
             raise ConfigError(f"config key {name!r} in {source} must be > 0, got {get(cfg, name)!r}")
-    from .extractors.features import effective_settings  # imports OpenCV: only when a config is checked
+    from .extractors.features import check_parameters, effective_settings  # imports OpenCV: only here
 
     try:
-        effective_settings(cfg["extractor"])
+        extractor = effective_settings(cfg["extractor"])
+        check_parameters(extractor["method"], extractor["parameters"])
     except ConfigError as exc:
         raise ConfigError(f"config key {exc} (in {source})") from None
     timeout = get(cfg, "cluster.job_timeout")

@@ -14,10 +14,10 @@ import psutil
 import pytest
 
 from autocnet_jobs import ImageAdder, InputDirectoryError, queries
-from autocnet_jobs.errors import ImageError
+from autocnet_jobs.errors import ConfigError, ImageError
 
 from . import faults
-from .conftest import DATA_DIR, link_images
+from .conftest import DATA_DIR
 from .helpers import children, config, listening_ports, pids_with_file_open, tiny_files
 
 MAP_PROJECTED = ["no_change_before.cub", "ESP_014038_1415_RED0.30421_33069.boulder_shift.before.cub",
@@ -114,17 +114,15 @@ def test_always_raising_extractor_fails_after_exactly_maxfailures(tmp_path):
     assert [r["attempts"] for r in rows] == [2, 2, 2]
 
 
-def test_real_extractor_that_always_raises(tmp_path):
-    """A real OpenCV extractor given a parameter it rejects fails every attempt with extraction_error."""
-    images = link_images(tmp_path / "images", ["dawnEqui1.cub"])
+def test_real_extractor_parameter_opencv_rejects_is_refused_before_anything_starts(tmp_path):
+    """A parameter the real OpenCV extractor rejects once failed every image, maxfailures attempts each, as a
+    retried extraction_error: it is the config's error, so the adder refuses it before a writer, a callback
+    daemon or a cluster exists (no process started, no catalogue created)."""
     cfg = config(tmp_path, cluster={"maxfailures": 3}, extractor={"parameters": {"no_such_parameter": 1}})
-    with ImageAdder(cfg, quiet=True) as ia:
-        ia.add_images(images, "cub")
-        ia.wait(timeout=120)
-        path = str(images / "dawnEqui1.cub")
-        assert ia.failed_jobs == [path]
-        assert ia.failure(path)["kind"] == "extraction_error"
-        assert ia.failure(path)["attempts"] == 3
+    before = children()
+    with pytest.raises(ConfigError, match=r"extractor\.parameters.*'no_such_parameter'.*sift takes nfeatures"):
+        ImageAdder(cfg, quiet=True)
+    assert children() == before and not (tmp_path / "catalogue.db").exists()
 
 
 def test_callback_without_token_is_refused(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from autocnet_jobs import ConfigError, ImageAdder, config, errors
-from autocnet_jobs.extractors.features import effective_settings
+from autocnet_jobs.extractors.features import accepted_parameters, akaze_available, effective_settings, make_detector
 from autocnet_jobs.extractors.pipeline import process_image
 
 from .conftest import REPO, link_images
@@ -47,6 +47,32 @@ def test_the_smallest_orb_tile_config_accepts_is_one_every_job_accepts() -> None
 def test_extractor_rules_are_config_errors_naming_the_key(bad: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(key) + r".*<dict>"):
         config.load(bad)
+
+
+@pytest.mark.parametrize("method, parameters, named", [
+    ("sift", {"nOctaveLayerz": 3}, "'nOctaveLayerz'"),     # a name SIFT_create does not take
+    ("sift", {"nfeatures": "many"}, "'nfeatures'"),         # a value of the wrong type
+    ("sift", {"sigma": "wide", "nfeatures": 100}, "'sigma'"),
+    ("orb", {"WTA_K": 2.5}, "'WTA_K'"),
+])
+def test_extractor_parameters_opencv_rejects_are_a_config_error(tmp_path: Path, method: str, parameters: dict,
+                                                                 named: str) -> None:
+    """Such a parameter failed every image, each retried maxfailures times, as extraction_error: the config
+    says so instead, naming the parameter, the file and what the constructor takes."""
+    site = tmp_path / "site.yml"
+    site.write_text(yaml.safe_dump({"extractor": {"method": method, "parameters": parameters}}))
+    with pytest.raises(ConfigError, match=r"extractor\.parameters.*site\.yml") as info:
+        config.load(site)
+    assert named in str(info.value) and f"({method} takes nfeatures, " in str(info.value), info.value
+
+
+def test_extractor_parameters_opencv_takes_pass_and_reach_the_detector() -> None:
+    cfg = config.load({"extractor": {"parameters": {"nOctaveLayers": 4, "contrastThreshold": 0.05}}})
+    assert make_detector("sift", cfg["extractor"]["parameters"]).getNOctaveLayers() == 4
+    cfg = config.load({"extractor": {"method": "orb", "parameters": {"edgeThreshold": 15, "nlevels": 4}}})
+    assert make_detector("orb", cfg["extractor"]["parameters"]).getNLevels() == 4
+    for method in ("sift", "orb") + (("akaze",) if akaze_available() else ()):  # the name check has names
+        assert "nfeatures" in accepted_parameters(method) or "threshold" in accepted_parameters(method), method
 
 
 def test_per_image_code_uses_the_configured_defaults() -> None:

@@ -14,6 +14,7 @@ integer indices of centres); ISIS sample/line = x + 1, y + 1.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import cv2
@@ -96,16 +97,58 @@ def akaze_available() -> bool:
     return True
 
 
+def _factory(method: str):
+    """The OpenCV constructor of ``method``."""
+    if method == "sift":
+        return cv2.SIFT_create
+    if method == "orb":
+        return cv2.ORB_create
+    return _akaze_factory()
+
+
+# What an OpenCV constructor raises for arguments it rejects.
+_REJECTED = (cv2.error, TypeError, ValueError, SystemError)
+
+
 def make_detector(method: str, parameters: dict, nfeatures: int | None = None) -> cv2.Feature2D:
     """An OpenCV Feature2D for ``method``; ``parameters`` go to its constructor unchanged."""
     try:
-        if method == "sift":
-            return cv2.SIFT_create(**parameters)
         if method == "orb":
             return cv2.ORB_create(**{"nfeatures": max(500, nfeatures or 0), **parameters})
-        return _akaze_factory()(**parameters)
-    except (cv2.error, TypeError, ValueError, SystemError) as exc:
+        return _factory(method)(**parameters)
+    except _REJECTED as exc:
         raise ExtractionError(f"cannot create the {method} extractor with parameters {parameters}: {exc}") from None
+
+
+def accepted_parameters(method: str) -> list[str]:
+    """The keyword names ``method``'s OpenCV constructor takes, in its order. cv2's functions have no
+    inspect.signature; their docstrings open each overload with ``NAME([, a[, b]]) -> retval``."""
+    signatures = re.findall(r"^\w+\(([^)]*)\)\s*->", _factory(method).__doc__ or "", re.MULTILINE)
+    return list(dict.fromkeys(name for sig in signatures for name in re.findall(r"[A-Za-z_]\w*", sig)))
+
+
+def check_parameters(method: str, parameters: dict) -> None:
+    """Build ``method``'s detector once with ``parameters``: a name or a value OpenCV rejects would fail every
+    image the same way, so it is a ConfigError (naming it and what is accepted) when the config is loaded."""
+    if method == "akaze" and not akaze_available():
+        return  # every image says how to get AKAZE (make_detector); nothing to check the parameters against
+    accepted = accepted_parameters(method)
+    known = f"{method} takes {', '.join(accepted)}" if accepted else f"see OpenCV's {_factory(method).__name__}"
+    unknown = [k for k in parameters if accepted and k not in accepted]
+    if unknown:
+        raise ConfigError(f"extractor.parameters: unknown {method} parameter(s) {unknown} ({known})")
+    try:
+        _factory(method)(**parameters)
+    except _REJECTED as exc:
+        raise ConfigError(f"extractor.parameters {parameters}: {_rejection(exc, parameters)} ({known})") from None
+
+
+def _rejection(exc: BaseException, parameters: dict) -> str:
+    """The part of OpenCV's message about the given parameters: cv2 tries every overload and lists each one's
+    complaint (``>  - Argument 'sigma' can not be treated as a double``), most about arguments not given."""
+    lines = [line.lstrip(">- ").strip() for line in str(exc).splitlines()]
+    named = [line for line in lines if any(f"'{k}'" in line for k in parameters)]
+    return "; ".join(dict.fromkeys(named)) or next((line for line in reversed(lines) if line), type(exc).__name__)
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
