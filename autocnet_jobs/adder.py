@@ -99,7 +99,7 @@ class ImageAdder:
         if not folder.is_dir():
             what = "does not exist" if not folder.exists() else "is not a directory"
             raise InputDirectoryError(f"cannot add images from {str(directory)!r}: it {what}")
-        suffix = "." + ext.lstrip(".").lower()
+        suffix = _suffix(ext)
         if recursive:  # a folder named *.ext is submitted, as below, and fails with a typed reason
             found = [os.path.join(root, name) for root, dirs, files in os.walk(folder) for name in files + dirs]
             paths = sorted(os.path.abspath(p) for p in found if os.path.basename(p).lower().endswith(suffix))
@@ -210,6 +210,22 @@ class ImageAdder:
 
 
 _SUBMIT_CHUNK = 10_000
+
+
+def _suffix(ext: str) -> str:
+    """The name ending ``add_images`` matches, lower case (names are compared lower-cased)."""
+    return "." + ext.lstrip(".").lower()
+
+
+def has_images(directory: str | os.PathLike, ext: str, recursive: bool = False) -> bool:
+    """Whether :meth:`ImageAdder.add_images` would find a ``*.ext`` entry in ``directory`` (the same rule: any
+    case, folders too, symlinked folders not followed), stopping at the first: the CLI asks before it starts a
+    cluster, which for nothing to do takes seconds and an empty catalogue."""
+    suffix = _suffix(ext)
+    if recursive:
+        return any(n.lower().endswith(suffix) for _, dirs, files in os.walk(directory) for n in files + dirs)
+    with os.scandir(directory) as entries:
+        return any(e.name.lower().endswith(suffix) for e in entries)
 
 
 def _stat(path: str) -> tuple[int | None, float | None]:

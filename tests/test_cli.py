@@ -79,6 +79,36 @@ def test_add_into_a_folder_that_does_not_exist_is_refused_before_starting(tmp_pa
     assert "Dask dashboard" not in res.stdout and listing(tmp_path) == ["images", "images/AS15-M-0297_crop.cub"]
 
 
+def test_add_with_no_file_matching_says_so_and_starts_nothing(tmp_path):
+    """Nothing to do is no error (as ``retry`` with nothing failed): exit 0 and one line, but no cluster started
+    and no catalogue created for it. The match rule is add_images' own: a .cub in a subfolder needs -r."""
+    from autocnet_jobs.adder import has_images
+
+    images = link_images(tmp_path / "images" / "sub", APOLLO[:1]).parent
+    (images / "notes.txt").write_text("not an image\n")
+    before = listing(tmp_path)
+    res = run_cli("add", str(images), "--ext", "cub", "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == f"0 images submitted: no file in {images} matches *.cub", res.stdout
+    assert "Dask dashboard" not in res.stdout + res.stderr and "Callback URI" not in res.stdout + res.stderr
+    assert listing(tmp_path) == before  # no ./autocnet.db, the default catalogue
+    assert not has_images(images, "CUB") and has_images(images, "CUB", recursive=True)
+    assert has_images(images / "sub", "cub") and has_images(images, ".TXT")
+
+
+def test_add_with_an_extractor_parameter_opencv_rejects_is_a_user_error(tmp_path):
+    """It would fail every image (retried maxfailures times each); found in the config, before any cluster."""
+    images = link_images(tmp_path / "images", APOLLO[:1])
+    site = tmp_path / "site.yml"
+    site.write_text("extractor:\n  parameters:\n    nOctaveLayerz: 3\n")
+    before = listing(tmp_path)
+    res = run_cli("add", str(images), "--ext", "cub", "--config", str(site), "--no-progress", cwd=tmp_path)
+    assert_user_error(res.returncode, res.stderr, "extractor.parameters", "'nOctaveLayerz'", "sift takes nfeatures",
+                      str(site))
+    assert "Dask dashboard" not in res.stdout + res.stderr and "Callback URI" not in res.stdout + res.stderr
+    assert listing(tmp_path) == before
+
+
 READ_ONLY = [["status"], ["status", "--detail", "--json"], ["failed"], ["query", "--bbox", "140", "-25", "150", "-15"],
              ["export"], ["plot", "--out", "map.png"], ["report", "--out", "r.html"], ["retry"]]
 

@@ -217,6 +217,10 @@ def cmd_add(args: argparse.Namespace) -> int:
     cfg = _config(args)
     _check_directory(args.directory)
     _check_new_catalogue(cfg["database"]["url"])
+    if not _has_images(args.directory, args.ext, args.recursive):  # nothing to do: no cluster for it (as retry)
+        where = f"{args.directory} or its subfolders" if args.recursive else args.directory
+        print(f"0 images submitted: no file in {where} matches *.{args.ext}")
+        return 0
     with ImageAdder(cfg) as ia:
         submitted = ia.add_images(args.directory, args.ext, force=args.force, recursive=args.recursive)
         skipped = list(ia.skipped.values())
@@ -224,6 +228,15 @@ def cmd_add(args: argparse.Namespace) -> int:
         failed_before = f", {n_failed} failed before, not retried (use retry)" if n_failed else ""
         print(f"{len(submitted)} images submitted, {skipped.count('done')} already in the catalogue{failed_before}")
         return _finish(ia, args)
+
+
+def _has_images(directory: str, ext: str, recursive: bool) -> bool:
+    from ..adder import has_images
+
+    try:
+        return has_images(directory, ext, recursive)
+    except OSError as exc:  # a folder that cannot be listed (permissions): a user error, found before a cluster
+        raise UsageError(f"cannot add images from {directory!r}: it cannot be listed ({exc.strerror})") from None
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
