@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 import uuid
 from collections import deque
 from typing import Any, Callable
@@ -26,6 +27,7 @@ log = logging.getLogger("autocnet_jobs.engine.tracker")
 
 ANNOUNCE_CHUNK = 10_000  # queued job rows per message to the writer
 ANNOUNCE_AHEAD = 2  # chunks sent and not yet written
+RELEASE_HOLD = 0.1  # seconds an ended task's slot stays taken (see _fill)
 
 
 def _add_done_callbacks(pairs: list[tuple[Any, Callable]]) -> None:
@@ -42,7 +44,8 @@ class Dispatcher:
         self._tasks: dict[str, tuple[Any, list[str]]] = {}  # task key -> (its future, its attempts in order)
         # Workers the tracker stopped for a timed-out image: the other images their deaths end are not to blame.
         self._stopped_workers: set[str] = set()
-        self._released: list[str] = []  # tasks ended since the last fill: their slots free up one round later
+        # When each recently ended task was released: its slot frees up RELEASE_HOLD seconds later.
+        self._released: deque[float] = deque()
         self._syncs_out = 0  # announcement chunks the writer has not confirmed yet
         self._attempt_ids = itertools.count()
         self._launches = itertools.count()  # each launch's Dask priority: first sent, first run
@@ -82,9 +85,13 @@ class Dispatcher:
         """Send queued images to Dask, several per task, until the in-flight limit."""
         self._announce()
         limit = self.in_flight_limit()
-        # A task released in this round still counts: Dask may not have forgotten it when the next one arrives.
+        # A task released just now still counts: Dask may not have forgotten it when the next one arrives (one
+        # tracker round was not always enough on a loaded machine: 9 tasks seen with a limit of 8). Holding a
+        # slot a little longer costs nothing while tasks still wait in the scheduler's queue.
+        now = time.monotonic()
+        while self._released and now - self._released[0] >= RELEASE_HOLD:
+            self._released.popleft()
         busy = len(self._tasks) + len(self._released)
-        self._released.clear()
         batches: list[list[Job]] = []
         while busy + len(batches) < limit and (self._ready or self._fresh):
             n = batching.images_per_task(self.per_task, self.seconds_per_image,
@@ -160,7 +167,7 @@ class Dispatcher:
         # Released now, not when the last reference goes (Dask's callback thread may still hold one): Dask then
         # forgets the task before the tasks sent next reach it, and never holds more than the limit.
         future.release()
-        self._released.append(key)
+        self._released.append(time.monotonic())
         for attempt in attempts:
             self._task_of.pop(attempt, None)
             job = self._current(attempt)
