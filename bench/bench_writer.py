@@ -209,7 +209,7 @@ def server_alone_postgis(url: str, records: list[dict], batch_size: int) -> dict
     store = open_store(url)  # the rows as ours writes them (crs ids, times, the camera without its CRS)
     store.connect()
     with store.conn.begin():
-        rows = store._image_tuples(records, range(len(records)), {})
+        rows = list(store._image_tuples(records, range(len(records)), {}))
     store.close()
     cols = ", ".join(_IMAGE_COLS)
     with psycopg.connect(benchlib.libpq(url)) as con:
@@ -380,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"PostGIS, {r['shape']}, {r['vertices']} vertices: {r['rows_per_s']:,.0f} rows/s vs target "
                   f"{TARGET_ROWS_PER_S:,}: {benchlib.verdict(ok_rate)}; {of_copy:.2f} of the COPY (path, EWKB) "
                   f"reference vs target {TARGET_COPY_FRACTION}: {benchlib.verdict(ok_copy)}; {r['ratio']:.1f}x the "
-                  f"baseline vs target {TARGET_RATIO:.0f}x: {benchlib.verdict(ok_ratio)}; {r.get('of_server', 0.0):.2f} of the "
+                  f"baseline vs target {TARGET_RATIO:.0f}x: {benchlib.verdict(ok_ratio)}; "
+                  f"{r.get('of_server', 0.0):.2f} of the "
                   f"server alone with our rows (no target)")
     benchlib.write_json(args.json, {"benchmark": "writer", "machine": info, "rows": args.rows, "batch_size": batch,
                                     "results": results, "targets": checks})

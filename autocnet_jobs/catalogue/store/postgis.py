@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Callable, Iterable, Iterator
 
 import psycopg
 import shapely
@@ -116,14 +117,20 @@ class PostgisStore(Store):
 
     def _upsert_images(self, records: list[dict], seqs, new_crs: dict[str, int]) -> None:
         self._ensure_srids(records)
-        self._copy_upsert("images", _IMAGE_COLS, self._image_tuples(records, seqs, new_crs))
+        # The CRS ids first: nothing else can be sent on the connection while the COPY runs.
+        for rec in records:
+            if rec.get("crs_wkt"):
+                self._crs_id(rec["crs_wkt"], rec.get("iau_code"), rec.get("body"), new_crs)
+        seqs = list(seqs)
+        self._copy_upsert("images", _IMAGE_COLS, lambda: self._image_tuples(records, seqs, new_crs),
+                          [r["path"] for r in records])
 
-    def _image_tuples(self, records: list[dict], seqs, new_crs: dict[str, int]) -> list[tuple]:
+    def _image_tuples(self, records: list[dict], seqs, new_crs: dict[str, int]) -> Iterator[tuple]:
         """The COPY rows (``_IMAGE_COLS`` order) of ``records``: what :meth:`image_rows` gives, built straight
         into tuples, the JSON columns as JSON text (a json value's binary COPY form is its text): the writer's
-        per-row Python work is a third of its time (bench/README.md)."""
+        per-row Python work is a third of its time (bench/README.md). A generator, so the server writes each row
+        while the next is built: client and server work overlap instead of adding up."""
         dumps = _JSON.encode
-        rows = []
         for rec, seq in zip(records, seqs):
             values = [rec.get(k) for k in IMAGE_FIELDS]
             for i in _JSON_AT:
@@ -135,16 +142,17 @@ class PostgisStore(Store):
             iau_code, wkt = rec.get("iau_code"), rec.get("crs_wkt")
             srid = schema.srid_for(iau_code)
             crs_id = self._crs_id(wkt, iau_code, rec.get("body"), new_crs) if wkt else None
-            rows.append((*values, srid, crs_id, rec.get("_attempts", 0), rec.get("_worker"), seq,
-                         ewkb(rec.get("footprint_wkb"), srid or 0)))
-        return rows
+            yield (*values, srid, crs_id, rec.get("_attempts", 0), rec.get("_worker"), seq,
+                   ewkb(rec.get("footprint_wkb"), srid or 0))
 
     def _upsert_jobs(self, rows: list[dict]) -> None:
-        self._copy_upsert("job_states", JOB_FIELDS, rows)
+        self._copy_upsert("job_states", JOB_FIELDS, lambda: rows, [r["path"] for r in rows])
 
-    def _copy_upsert(self, table: str, cols: tuple[str, ...], rows: list) -> None:
-        """Rows (dicts, or tuples in ``cols`` order) upserted on their path: copied straight in when none of the
-        paths is there yet, else through the staging table."""
+    def _copy_upsert(self, table: str, cols: tuple[str, ...], make_rows: Callable[[], Iterable],
+                     paths: list[str]) -> None:
+        """Rows (dicts, or tuples in ``cols`` order, from ``make_rows()``, called again for a second try) upserted
+        on their ``paths``: copied straight in when none of the paths is there yet, else through the staging
+        table."""
         stage = f"{table}_stage"
         collist = ", ".join(cols)
         cur = self._raw().cursor()
@@ -163,19 +171,17 @@ class PostgisStore(Store):
             types = self._stage_types[table] = [oids[c] for c in cols]
         # A batch of paths the table does not hold yet (a first ingest) is copied straight in: half the writes
         # of staging. A path another writer adds meanwhile makes it fall back to the upsert.
-        at = cols.index("path")
-        paths = [r[at] if isinstance(r, tuple) else r["path"] for r in rows]
         cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE path = ANY(%s))", (paths,))
         if not cur.fetchone()[0]:
             cur.execute("SAVEPOINT direct_copy")
             try:
-                _copy(cur, table, cols, types, rows)
+                _copy(cur, table, cols, types, make_rows())
                 cur.execute("RELEASE SAVEPOINT direct_copy")
                 cur.close()
                 return
             except psycopg.errors.UniqueViolation:
                 cur.execute("ROLLBACK TO SAVEPOINT direct_copy")
-        _copy(cur, stage, cols, types, rows)
+        _copy(cur, stage, cols, types, make_rows())
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "path")
         cur.execute(f"INSERT INTO {table} ({collist}) SELECT {collist} FROM {stage} "
                     f"ON CONFLICT (path) DO UPDATE SET {updates}, updated_at = now()")
@@ -198,7 +204,7 @@ def _compress_text_lz4(raw, table: str, lz4: bool) -> None:
         raw.execute(f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {c} SET COMPRESSION lz4" for c in cols))
 
 
-def _copy(cur, table: str, cols: tuple[str, ...], types: list[int], rows: list) -> None:
+def _copy(cur, table: str, cols: tuple[str, ...], types: list[int], rows: Iterable) -> None:
     with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)") as copy:
         # Binary: numbers, JSON (as its text) and geometry (as EWKB bytes) with no text round trip.
         copy.set_types(types)
