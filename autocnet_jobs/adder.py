@@ -10,7 +10,7 @@ import queue
 import secrets
 import sys
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from . import config as config_mod
 from .catalogue.writer import WriterProcess
@@ -99,14 +99,12 @@ class ImageAdder:
         if not folder.is_dir():
             what = "does not exist" if not folder.exists() else "is not a directory"
             raise InputDirectoryError(f"cannot add images from {str(directory)!r}: it {what}")
-        suffix = _suffix(ext)
-        if recursive:  # a folder named *.ext is submitted, as below, and fails with a typed reason
-            found = [os.path.join(root, name) for root, dirs, files in os.walk(folder) for name in files + dirs]
-            paths = sorted(os.path.abspath(p) for p in found if os.path.basename(p).lower().endswith(suffix))
+        if recursive:
+            paths = sorted(os.path.abspath(p) for p in _matching(folder, ext, recursive=True))
         else:
             # Names first, paths after: a million paths are the tracker's keys for the run, and nothing freed
             # meanwhile leaves holes between them (memory the process would keep).
-            names = sorted(n for n in os.listdir(folder) if n.lower().endswith(suffix))
+            names = sorted(_matching(folder, ext, recursive=False))
             root = os.path.abspath(folder)
             paths = [os.path.join(root, n) for n in names]
             del names
@@ -212,20 +210,24 @@ class ImageAdder:
 _SUBMIT_CHUNK = 10_000
 
 
-def _suffix(ext: str) -> str:
-    """The name ending ``add_images`` matches, lower case (names are compared lower-cased)."""
-    return "." + ext.lstrip(".").lower()
+def _matching(directory: str | os.PathLike, ext: str, recursive: bool) -> Iterator[str]:
+    """The entries ``add_images`` takes, lazily: names in ``directory``, or with ``recursive`` paths below it
+    (symlinked folders not followed). Any case; folders named ``*.ext`` too (submitted, they fail with a typed
+    reason)."""
+    suffix = "." + ext.lstrip(".").lower()
+    if recursive:
+        for root, dirs, files in os.walk(directory):
+            yield from (os.path.join(root, n) for n in files + dirs if n.lower().endswith(suffix))
+        return
+    with os.scandir(directory) as entries:
+        yield from (e.name for e in entries if e.name.lower().endswith(suffix))
 
 
 def has_images(directory: str | os.PathLike, ext: str, recursive: bool = False) -> bool:
-    """Whether :meth:`ImageAdder.add_images` would find a ``*.ext`` entry in ``directory`` (the same rule: any
-    case, folders too, symlinked folders not followed), stopping at the first: the CLI asks before it starts a
-    cluster, which for nothing to do takes seconds and an empty catalogue."""
-    suffix = _suffix(ext)
-    if recursive:
-        return any(n.lower().endswith(suffix) for _, dirs, files in os.walk(directory) for n in files + dirs)
-    with os.scandir(directory) as entries:
-        return any(e.name.lower().endswith(suffix) for e in entries)
+    """Whether :meth:`ImageAdder.add_images` would find a ``*.ext`` entry in ``directory``, stopping at the
+    first: the CLI asks before it starts a cluster, which for nothing to do takes seconds and an empty
+    catalogue."""
+    return next(_matching(directory, ext, recursive), None) is not None
 
 
 def _stat(path: str) -> tuple[int | None, float | None]:
