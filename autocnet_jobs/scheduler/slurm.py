@@ -107,6 +107,9 @@ def active_slurm_jobs() -> set[str] | None:
     return set(res.stdout.split())
 
 
+CLOSE_WAIT = 30.0  # seconds close waits for Slurm to stop listing the run's worker jobs
+
+
 class SlurmBackend(ClusterBackend):
     name = "slurm"
     #: Seconds between two squeue calls of the job watcher (one call per run, for all its jobs).
@@ -233,7 +236,18 @@ class SlurmBackend(ClusterBackend):
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(10)
-        super().close()
+        jobs = set(self.job_ids())
+        super().close()  # scancels them
+        # Until Slurm has let go of them (COMPLETING while slurmd ends their processes): after close, squeue
+        # lists no job of the run, and a next run's jobs never share a node with a half-ended one.
+        deadline = time.monotonic() + CLOSE_WAIT
+        left = jobs
+        while left and time.monotonic() < deadline:
+            time.sleep(0.25)
+            active = active_slurm_jobs()
+            left = left if active is None else left & active
+        if left:
+            log.warning("Slurm still lists worker job(s) %s %.0f s after close", sorted(left, key=int), CLOSE_WAIT)
 
     # ---- the job watcher (its own thread; cluster state is changed on the cluster's event loop) -------------
     def _watch(self) -> None:
