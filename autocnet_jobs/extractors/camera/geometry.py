@@ -1,7 +1,12 @@
 """Vector math the four sensor models share, vectorised over N points, with usgscsm's conventions.
 
 Frames and units are usgscsm's (DOI-USGS/usgscsm, src/Utilities.cpp): body-fixed Cartesian coordinates in
-metres, quaternions in ISD order (x, y, z, w), times in seconds past J2000 (ephemeris time).
+metres, times in seconds past J2000 (ephemeris time).
+
+Quaternion order, beware: an ISD JSON document stores ``quaternions`` as [w, x, y, z] (SPICE order; ALE's
+``getJsonQuatArray`` builds ``Rotation(w, x, y, z)``) rotating J2000 into the frame, with positions in J2000 km;
+usgscsm converts them (ale::States / ale::Orientations, body_rotation) into body-fixed metres and its own
+internal [x, y, z, w] sensor-to-body quaternions, which is the order :func:`quaternion_matrices` takes.
 """
 from __future__ import annotations
 
@@ -52,7 +57,7 @@ def lagrange_interp(values: np.ndarray, start_time: float, del_time: float, time
 
 
 def quaternion_matrices(q) -> np.ndarray:
-    """(N, 3, 3) rotation matrices of quaternions (N, 4) in ISD order x, y, z, w (normalised first).
+    """(N, 3, 3) rotation matrices of quaternions (N, 4) in usgscsm's internal order x, y, z, w (normalised first).
 
     usgscsm ``calculateRotationMatrixFromQuaternions``: the matrix takes a vector in the sensor frame to the
     body-fixed frame.
