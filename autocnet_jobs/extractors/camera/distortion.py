@@ -56,7 +56,11 @@ class Distortion:
     # --- usgscsm removeDistortion ------------------------------------------------------------------------------
     def remove(self, dx, dy, tolerance: float = 1.0e-6) -> tuple[Array, Array]:
         """Distorted focal plane (mm) -> undistorted; ``tolerance`` as usgscsm's (Newton and dawnfc only)."""
-        dx, dy = _inputs(dx, dy)
+        x, y, shape = _inputs(dx, dy)
+        ux, uy = self._remove(x, y, tolerance)
+        return ux.reshape(shape), uy.reshape(shape)
+
+    def _remove(self, dx: Array, dy: Array, tolerance: float) -> tuple[Array, Array]:
         c, k = self.coefficients, self.kind
         with np.errstate(all="ignore"):             # usgscsm's IEEE arithmetic: inf/NaN flow through silently
             if k in ("radial", "cahvor"):
@@ -90,7 +94,11 @@ class Distortion:
     # --- usgscsm applyDistortion -------------------------------------------------------------------------------
     def apply(self, ux, uy, desired_precision: float = 1.0e-6) -> tuple[Array, Array]:
         """Undistorted focal plane (mm) -> distorted; ``desired_precision`` as usgscsm's (radial, cahvor)."""
-        ux, uy = _inputs(ux, uy)
+        x, y, shape = _inputs(ux, uy)
+        dx, dy = self._apply(x, y, desired_precision)
+        return dx.reshape(shape), dy.reshape(shape)
+
+    def _apply(self, ux: Array, uy: Array, desired_precision: float) -> tuple[Array, Array]:
         c, k = self.coefficients, self.kind
         with np.errstate(all="ignore"):
             if k == "radial":
@@ -118,11 +126,11 @@ class Distortion:
     def jacobian(self, x, y) -> tuple[Array, Array, Array, Array]:
         """(dfx/dx, dfx/dy, dfy/dx, dfy/dy) of the forward distortion, for the two Newton-inverted models
         (usgscsm transverseDistortionJacobian; radTanDistortionJacobian on normalised coordinates)."""
-        x, y = _inputs(x, y)
+        x, y, shape = _inputs(x, y)
         if self.kind == "transverse":
-            return self._transverse_jacobian(x, y)
+            return tuple(j.reshape(shape) for j in self._transverse_jacobian(x, y))
         if self.kind == "radtan":
-            return self._radtan_jacobian(x, y)
+            return tuple(j.reshape(shape) for j in self._radtan_jacobian(x, y))
         raise ValueError(f"usgscsm has no Jacobian for {self.kind} distortion")
 
     # --- the forward functions Newton inverts ------------------------------------------------------------------
@@ -171,10 +179,11 @@ class Distortion:
                 radial + y * gy + p1 * (dr2dy + 4.0 * y) + 2.0 * p2 * x)
 
 
-def _inputs(a, b) -> tuple[Array, Array]:
-    """Two broadcast float arrays (0-d for scalars), copied so no caller's array is ever written."""
+def _inputs(a, b) -> tuple[Array, Array, tuple[int, ...]]:
+    """Two broadcast inputs as flat float copies (the work is 1-D; results take the broadcast shape back,
+    0-d for scalars), so no caller's array is ever written."""
     a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
-    return a.copy(), b.copy()
+    return a.ravel().copy(), b.ravel().copy(), a.shape
 
 
 def _cubic_terms(x: Array, y: Array) -> tuple[Array, ...]:
@@ -187,8 +196,6 @@ def _newton(dx: Array, dy: Array, tolerance: float,
     """usgscsm newtonRaphson over arrays: start at the distorted point, up to 19 steps while the previous
     residual exceeds ``tolerance`` (the first test is on f(d) itself, as usgscsm's is); a near-singular
     Jacobian (|det| < 1e-6) stops a point where it is."""
-    shape = dx.shape
-    dx, dy = dx.ravel(), dy.ravel()
     ux, uy = dx.copy(), dy.copy()
     fx, fy = f(ux, uy)
     active = np.ones(dx.shape, bool)
@@ -207,7 +214,7 @@ def _newton(dx: Array, dy: Array, tolerance: float,
         active[idx[~ok]] = False
         ux[idx[ok]] = x[ok] + (j3[ok] * rx[ok] - j1[ok] * ry[ok]) / det[ok]
         uy[idx[ok]] = y[ok] + (j0[ok] * ry[ok] - j2[ok] * rx[ok]) / det[ok]
-    return ux.reshape(shape), uy.reshape(shape)
+    return ux, uy
 
 
 def _radial_fixed_point(rp2: Array, c: tuple[float, ...], precision: float) -> Array:
