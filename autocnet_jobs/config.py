@@ -38,6 +38,7 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
     "pyro.host": (str,),
     "reading.nodata": (int, float),
     "camera.dem": (str,),
+    "camera.isd_dir": (str,),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "cluster.backend": ("local", "slurm", "address"),
@@ -168,6 +169,10 @@ def _validate(cfg: dict, source: str) -> None:
     dem = cfg["camera"]["dem"]
     if dem is not None and not os.path.isfile(dem):
         raise ConfigError(f"config key 'camera.dem' in {source}: {dem} is not a file; give a DEM raster or null")
+    isd_dir = cfg["camera"].get("isd_dir")
+    if isd_dir is not None and not os.path.isdir(isd_dir):
+        raise ConfigError(f"config key 'camera.isd_dir' in {source}: {isd_dir} is not a folder; give a folder of "
+                          f"ISD sidecars (IMAGE_STEM.json) or null")
     if cfg["cluster"]["backend"] == "address" and not cfg["cluster"]["address"]:
         raise ConfigError(f"cluster.backend is 'address' in {source} but cluster.address is not set")
     _check_database_url(cfg["database"]["url"], source)

@@ -61,6 +61,12 @@ class CameraDataError(ImageError):
     permanent = True
 
 
+class IsdError(CameraDataError):
+    """An image support data (ISD) document - a sidecar JSON - is not valid: names the key at fault."""
+
+    kind = "isd_invalid"
+
+
 class ExtractionError(ImageError):
     """The feature extractor failed on valid pixels."""
 

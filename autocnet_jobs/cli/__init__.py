@@ -15,6 +15,7 @@ from typing import Any
 from .. import config as config_mod
 from ..errors import AutocnetJobsError, ConfigError
 from .arguments import _extension, _int_range, _number, _one_line, _out_file, _Parser, _quantity, _since, _wkt
+from .camera_commands import add_point_parser, export_isd
 
 READ_ONLY = ("status", "failed", "query", "export", "plot", "report")
 
@@ -107,17 +108,19 @@ def _parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_query)
 
     e = sub.add_parser("export", help="write the catalogue with footprints")
-    e.add_argument("--format", choices=["geojson", "gpkg", "stac", "autocnet"], default=None,
+    e.add_argument("--format", choices=["geojson", "gpkg", "stac", "autocnet", "isd"], default=None,
                    help="geojson (one collection, lon/lat), gpkg (GeoPackage: one layer per body in its CRS), stac "
-                        "(a static STAC catalog in the folder --out) or autocnet (AutoCNet's images, keypoints and "
-                        "cameras tables in the PostGIS schema --schema); default: from the --out extension, else "
-                        "geojson")
+                        "(a static STAC catalog in the folder --out), autocnet (AutoCNet's images, keypoints and "
+                        "cameras tables in the PostGIS schema --schema) or isd (each camera as ISD JSON usgscsm "
+                        "loads, --out DIR/IMAGE_STEM.json); default: from the --out extension, else geojson")
     e.add_argument("--out", help="output file, or folder for stac (default: stdout; required for gpkg and stac)")
     e.add_argument("--schema", help="PostGIS schema the autocnet format writes its tables into (created if missing)")
     e.add_argument("--body")
     _acquisition_arguments(e)
     common(e)
     e.set_defaults(func=cmd_export)
+
+    add_point_parser(sub, common)
 
     m = sub.add_parser("plot", help="map of the footprints (PNG), coloured by status, failed images listed")
     m.add_argument("--out", required=True, type=_out_file, help="output PNG file")
@@ -353,12 +356,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if fmt in ("gpkg", "stac") and not args.out:
         what = "FILE.gpkg (a GeoPackage" if fmt == "gpkg" else "DIR (a STAC catalog is a folder of files; it"
         raise UsageError(f"--format {fmt} needs --out {what} cannot go to stdout)")
-    if args.out and fmt != "stac":
+    if args.out and fmt not in ("stac", "isd"):
         try:
             _out_file(args.out)
         except argparse.ArgumentTypeError as exc:
             raise UsageError(f"--out: {exc}") from None
     rows = queries.images(url, body=args.body, **_acquisition_filters(args))
+    if fmt == "isd":
+        return export_isd(rows, args.out)
     if fmt == "stac":
         from ..catalogue.exports.stac import write_stac
 

@@ -28,7 +28,6 @@ import numpy as np
 from .cameras import is_sensor, sensor_for
 from .labels import Block, isis3_label, pds3_keyword
 from .record import ACQUISITION_KEYS, VIEWING_KEYS
-from .spice_cache import positions, rotation_matrices
 
 ANY = (("*", "*"),)      # Translation = (*, *): the label's value as it is
 
@@ -215,7 +214,7 @@ def viewing_geometry(camera: dict | None) -> dict[str, float | None]:
     without a sun position, or when the centre ray misses the body.
     """
     none = dict.fromkeys(VIEWING_KEYS)
-    if not is_sensor(camera) or not camera.get("sun_position"):
+    if not is_sensor(camera) or not camera["isd"].get("sun_position"):
         return none
     sensor = sensor_for(camera)
     lines, samples = sensor.size()
@@ -224,7 +223,7 @@ def viewing_geometry(camera: dict | None) -> dict[str, float | None]:
     ground = sensor.ground_points(line, sample)[0]
     if not np.isfinite(ground).all():
         return none
-    sun = rotation_matrices(camera["body_rotation"], et)[0] @ positions(camera["sun_position"], et)[0]
+    sun = sensor.sun_position(line, sample)[0]
     a, c = sensor.a, sensor.c
     normal = ground / np.array([a * a, a * a, c * c])
     to_sun, to_craft = sun - ground, origin[0] - ground

@@ -1,30 +1,35 @@
 """Camera models: how an image's pixels map to the body, as a plain dict that can cross the wire.
 
-``camera_model(ds, path)`` returns
+``camera_model(ds, path)`` returns, the first source found winning:
 
-* for a georeferenced image (a CRS and a non-identity geotransform)::
+* a **sensor model** (``{"type": "csm", ...}``) from an image support data (ISD) document: (a) a sidecar
+  ``IMAGE_STEM.json`` beside the image or in ``camera.isd_dir`` (ALE's isd_generate writes that name), else
+  (b) the ISD an instrument driver (:mod:`.camera.drivers`) builds from a level-1 ISIS cube's attached SPICE::
+
+      {"type": "csm", "model": "USGS_ASTRO_LINE_SCANNER_SENSOR_MODEL", "isd": {...the ISD...},
+       "isd_source": "sidecar" | "driver", "isd_path": <sidecar path> | None, "driver": "mro.CtxDriver" | None,
+       "ground_sample_distance_m": [across, along], "dem": <path, when camera.dem is set>}
+
+  evaluated by :func:`sensor_for` (the four generic models of :mod:`.camera`, usgscsm's conventions);
+
+* (c) for a georeferenced image (a CRS and a non-identity geotransform)::
 
       {"type": "affine", "crs_wkt": <native CRS WKT>, "transform": [a, b, c, d, e, f],   # GDAL order
        "geographic_crs_wkt": <the CRS's own geographic CRS>, "width": int, "height": int,
        "rpcs": {...}}          # only when GDAL exposes RPCs
 
-* for a level-1 ISIS cube with its SPICE attached (``spiceinit attach=yes``) of an instrument
-  :mod:`.isis_camera` models, a ``"framing"`` or ``"line_scan"`` sensor model laid out like an ALE image
-  support data document (plus ``"ground_sample_distance_m"``: across and along line, at the image centre,
-  and ``"dem"`` when ``camera.dem`` is set), evaluated by :func:`sensor_for`;
-
 * for any other image, the first answer of the installed camera plug-ins (below), else
   ``{"type": None, "reason": "..."}`` saying why there is no model (a CRS PROJ cannot invert also lands here,
-  with the CRS and geotransform kept for information; a level-1 cube names the constant it lacks).
+  with the CRS and geotransform kept for information; a level-1 cube names the constant or driver it lacks).
 
 Every value is a plain str / int / float / list / dict / None, so the dict goes through JSON, serpent
 (Pyro5) and database JSON columns unchanged.
 
 ``pixel_to_lonlat(camera, x, y)`` evaluates an ``"affine"`` or sensor model: ``x`` = column, ``y`` = row, in pixels,
 with (0, 0) the **centre** of the top-left pixel (the OpenCV / keypoint convention; GDAL's geotransform puts
-(0, 0) at the pixel's corner, so 0.5 is added here). It returns east-positive lon and lat in degrees, lon
-in [-180, 180], latitude planetocentric (geodetic WGS84 on Earth) - the footprint's conventions - or None for a
-model it cannot evaluate.
+(0, 0) at the pixel's corner, so 0.5 is added here; CSM's puts it at the corner too). It returns east-positive
+lon and lat in degrees, lon in [-180, 180], latitude planetocentric (geodetic WGS84 on Earth) - the footprint's
+conventions - or None for a model it cannot evaluate.
 
 Camera plug-ins
 ---------------
@@ -51,8 +56,10 @@ from importlib.metadata import entry_points
 
 import numpy as np
 
+from .camera.drivers import IsisCube, MissingConstant, driver_for, supported
+from .camera.ground import GroundModel
+from .camera.isd import check_isd, load_isd, sidecar_path
 from .dem import dem_sampler
-from .isis_camera import MODELS, isis_camera, sensor_model
 from .labels import isis3_label
 from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_to_native
 from .record import plain
@@ -60,41 +67,81 @@ from .record import plain
 ENTRY_POINT_GROUP = "autocnet_jobs.cameras"
 
 
-def camera_model(ds, path: str, band: int = 1, dem: str | None = None) -> dict:
+def camera_model(ds, path: str, band: int = 1, dem: str | None = None, isd_dir: str | None = None,
+                 label=None) -> dict:
     """The camera model of the open dataset ``ds`` (opened from ``path``) as a plain dict.
 
-    ``band`` picks band-dependent constants (THEMIS IR); ``dem`` (``camera.dem``) is the terrain rays meet.
-    Raises CameraDataError when a level-1 cube's SPICE tables are present but garbled.
+    ``band`` picks band-dependent constants (THEMIS IR); ``dem`` (``camera.dem``) is the terrain rays meet;
+    ``isd_dir`` (``camera.isd_dir``) a folder of ISD sidecars; ``label`` the image's parsed ISIS label, when the
+    caller has it. Raises CameraDataError when a level-1 cube's SPICE is garbled, IsdError for a bad sidecar.
     """
+    reasons = []
+    sidecar = sidecar_path(path, isd_dir)
+    if sidecar is not None:
+        return _sensor_camera(load_isd(sidecar), "sidecar", dem, isd_path=str(sidecar))
+    if label is None:
+        label = isis3_label(path)
+    if label is not None and label.find("Kernels") is not None and label.find("Mapping") is None:
+        cube = IsisCube(str(path), label)
+        driver = driver_for(cube)
+        if driver is None:
+            reasons.append(f"no camera driver for {cube.keyword('Instrument', 'SpacecraftName') or '?'} "
+                           f"{cube.keyword('Instrument', 'InstrumentId') or '?'} (drivers: {', '.join(supported())})")
+        else:
+            try:
+                isd = check_isd(driver(cube, band).isd())
+            except MissingConstant as exc:
+                reasons.append(f"no camera model: the {driver.__module__.rsplit('.', 1)[-1]} driver is missing {exc}")
+            else:
+                return _sensor_camera(isd, "driver", dem,
+                                      driver=f"{driver.__module__.rsplit('.', 1)[-1]}.{driver.__name__}")
     if is_georeferenced(ds):
         return _affine_camera(ds)
-    reasons = []
-    camera, why = isis_camera(str(path), band)
-    if camera is not None:
-        if dem:
-            camera["dem"] = os.path.abspath(dem)
-        camera["ground_sample_distance_m"] = list(sensor_for(camera).ground_sample_distance())
-        return plain(camera)
-    if why:
-        reasons.append(why)
     found = _plugin_camera(str(path), reasons)
     if found is not None:
         return found
-    reasons.append(_no_model_reason(ds, str(path)))
+    reasons.append(_no_model_reason(ds, str(path), label))
     out = {"type": None, "reason": "; ".join(reasons)}
     if ds.rpcs is not None:
         out["rpcs"] = plain(ds.rpcs.to_dict())
     return out
 
 
+def _sensor_camera(isd: dict, source: str, dem: str | None, isd_path: str | None = None,
+                   driver: str | None = None) -> dict:
+    camera = {"type": "csm", "model": isd["name_model"], "isd_source": source, "isd_path": isd_path,
+              "driver": driver, "isd": isd}
+    if dem:
+        camera["dem"] = os.path.abspath(dem)
+    gsd = sensor_for(camera).ground_sample_distance()
+    camera["ground_sample_distance_m"] = [g if np.isfinite(g) else None for g in gsd]
+    return plain(camera)
+
+
 def is_sensor(camera: dict | None) -> bool:
-    """True for a physical sensor model (framing, line scan) :func:`sensor_for` can evaluate."""
-    return bool(camera) and camera.get("type") in MODELS
+    """True for a physical sensor model (an ISD) :func:`sensor_for` can evaluate."""
+    return bool(camera) and camera.get("type") == "csm"
 
 
-def sensor_for(camera: dict):
-    """The SensorModel of a ``"framing"`` / ``"line_scan"`` camera dict, with its DEM when it names one."""
-    return sensor_model(camera, dem_sampler(camera.get("dem"), camera["radii"]["semimajor"]))
+def body_radius_m(camera: dict) -> float:
+    """The semi-major axis (metres) of a sensor camera's body."""
+    radii = camera["isd"]["radii"]
+    return float(radii["semimajor"]) * (1.0 if radii.get("unit", "km").lower() in ("m", "meters", "metres") else 1000.0)
+
+
+def sensor_for(camera: dict) -> GroundModel:
+    """The GroundModel of a sensor camera dict, with its DEM when it names one (cached per ISD object)."""
+    key = id(camera["isd"])
+    cached = _MODELS.get(key)
+    if cached is not None and cached[0] is camera["isd"] and cached[1] == camera.get("dem"):
+        return cached[2]
+    model = GroundModel(camera["isd"], dem_sampler(camera.get("dem"), body_radius_m(camera) / 1000.0))
+    _MODELS.clear()                 # one image at a time per worker: keep only the last
+    _MODELS[key] = (camera["isd"], camera.get("dem"), model)
+    return model
+
+
+_MODELS: dict = {}
 
 
 def _affine_camera(ds) -> dict:
@@ -142,14 +189,14 @@ def _plugin_camera(path: str, reasons: list[str]) -> dict | None:
     return None
 
 
-def _no_model_reason(ds, path: str) -> str:
+def _no_model_reason(ds, path: str, label=None) -> str:
     names = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
     plugins = (f"no installed camera plug-in ({', '.join(names)}) handled it" if names else
                f"no camera plug-in is installed (entry point group {ENTRY_POINT_GROUP!r})")
-    return f"{georeference_problem(ds, path)}; {plugins}"
+    return f"{georeference_problem(ds, path, label)}; {plugins}"
 
 
-def georeference_problem(ds, path: str) -> str:
+def georeference_problem(ds, path: str, label=None) -> str:
     """What an image lacks for an affine model, in a phrase (the camera's and the footprint's reason)."""
     if ds.crs is not None:
         return "the image has a CRS but no geotransform"
@@ -159,7 +206,8 @@ def georeference_problem(ds, path: str) -> str:
         return "the image has only ground control points, which are not used"
     if ds.rpcs is not None:
         return "the image has RPCs but no geotransform or CRS; RPCs are not used"
-    label = isis3_label(path)
+    if label is None:
+        label = isis3_label(path)
     if label is not None and label.find("Kernels") is not None:
         return "a level-1 ISIS cube (SPICE attached) without georeferencing"
     return "the image has no georeferencing"

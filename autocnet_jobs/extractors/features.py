@@ -187,8 +187,7 @@ def extract_features(ds: rasterio.DatasetReader, band: int, extractor_settings: 
     Coordinates and sizes are in full-resolution pixels (see the module docstring for the convention) even when
     ``downsample`` > 1. ``nodata`` (``reading.nodata``) replaces the file's nodata value, so those pixels are
     out of the stretch and of detection (:func:`.reading.read_valid`). ``note`` says why there are no keypoints
-    (too small, nothing found), else None. Raises
-    NoData when the band has no valid pixel and ExtractionError when OpenCV fails.
+    (too small, no valid pixel, nothing found), else None. Raises ExtractionError when OpenCV fails.
     """
     cv2.setNumThreads(1)  # Dask/Slurm run one task per core: OpenCV's own threads would oversubscribe them.
     s = effective_settings(extractor_settings)
@@ -201,6 +200,19 @@ def extract_features(ds: rasterio.DatasetReader, band: int, extractor_settings: 
         keypoints, descriptors = _empty(detector)
         return keypoints, descriptors, (f"image too small for feature detection: {width}x{height} px{scaled}; "
                                         f"detectors need at least {MIN_SIDE} px in each dimension")
+    try:
+        return _extract_tiles(ds, band, s, detector, nodata)
+    except NoData as exc:
+        # One rule at every size: no valid pixel is an answer (no keypoints, a note), not a failure to retry.
+        keypoints, descriptors = _empty(detector)
+        return keypoints, descriptors, f"no keypoints: {str(exc).split(': ', 1)[-1]}"
+
+
+def _extract_tiles(ds, band: int, s: dict, detector, nodata) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """extract_features' tiled detection; raises NoData when the band has no valid pixel."""
+    method, d = s["method"], s["downsample"]
+    width, height = ds.width, ds.height
+    wd, hd = math.ceil(width / d), math.ceil(height / d)
     xs, ys = tile_spans(wd, s["tile_size"], s["tile_overlap"]), tile_spans(hd, s["tile_size"], s["tile_overlap"])
     tiles = [(x, y) for y in ys for x in xs]
     stretch = estimate_stretch(ds, band, nodata=nodata) if len(tiles) > 1 else None  # one stretch for all tiles

@@ -48,9 +48,8 @@ from shapely.geometry import MultiPolygon, Polygon, box, shape
 from .antimeridian import clean, cover_pole_gaps, normalise, polygons, ring_region
 from .bodies import body_of
 from .camera_footprint import camera_footprint, iou
-from .cameras import georeference_problem, is_sensor, sensor_for
+from .cameras import body_radius_m, georeference_problem, is_sensor, sensor_for
 from .isis_polygon import isis_footprint
-from .labels import isis3_label
 from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_size_degrees, pixel_to_native
 from .reading import read_valid
 
@@ -94,7 +93,7 @@ def compute_footprint(ds, path: str, band: int = 1, nodata: float | None = None,
             if stale else made(polygon, "isis_polygon")
     if polygon is not None:
         geom, note = _camera_footprint(ds, band, nodata, camera)
-        agreement = (f"IoU {iou(polygon, geom, camera['radii']['semimajor'] * 1000.0):.3g}"
+        agreement = (f"IoU {iou(polygon, geom, body_radius_m(camera)):.3g}"
                      if geom is not None else None)
         if not stale:
             return made(polygon, "isis_polygon",
@@ -124,7 +123,7 @@ def pixel_degrees(ds, camera: dict | None) -> float | None:
     sensor model's ground sample distance over the body's radius, else the georeferencing's pixel."""
     if is_sensor(camera):
         gsd = [g for g in camera.get("ground_sample_distance_m") or [] if g and math.isfinite(g)]
-        radius_m = camera["radii"]["semimajor"] * 1000.0
+        radius_m = body_radius_m(camera)
         return math.degrees(min(gsd) / radius_m) if gsd else None
     if is_georeferenced(ds):
         try:
@@ -153,11 +152,15 @@ def simplified(geom, pixel_deg: float | None):
 def _camera_footprint(ds, band: int, nodata, camera: dict) -> tuple[MultiPolygon | None, str | None]:
     """The valid-pixel outline traced through the sensor model (:mod:`.camera_footprint`)."""
     mask, sx, sy = validity_mask(ds, band, nodata=nodata)
+    note = None
     if not mask.any():
-        return None, f"band {band} has no valid pixel"
+        # What the camera sees does not depend on pixel values: a Null image still has its frame's footprint.
+        mask = np.ones_like(mask)
+        note = f"band {band} has no valid pixel: the footprint is the whole image frame"
     pixel_polys, _ = simple_outline(mask, sx, sy, ds)
     try:
-        return camera_footprint(sensor_for(camera), pixel_polys, ds.width, ds.height)
+        geom, traced = camera_footprint(sensor_for(camera), pixel_polys, ds.width, ds.height)
+        return geom, _join(note, traced)
     except GEOSException as exc:
         return None, f"the camera footprint could not be traced: {exc}"
 
@@ -172,11 +175,9 @@ def _join(*notes: str | None) -> str | None:
 
 
 def _no_georeference_reason(ds, path: str, camera: dict | None = None) -> str:
-    why = georeference_problem(ds, path)
-    label = isis3_label(path)
-    if label is not None and label.find("Kernels") is not None:
-        why += f": {_reason(camera) or 'no camera model'}; run ISIS footprintinit, or install a camera plug-in"
-    return f"{NO_CAMERA} ({why})"
+    # The camera's reason already names what the image lacks (georeference_problem): say it once.
+    reason = _reason(camera)
+    return f"{NO_CAMERA}: {reason}" if reason else f"{NO_CAMERA} ({georeference_problem(ds, path)})"
 
 
 # --- tracing the valid-data boundary -------------------------------------------------------------------

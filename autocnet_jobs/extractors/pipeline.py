@@ -20,6 +20,7 @@ from .cameras import camera_model, pixel_to_lonlat
 from .features import effective_settings, extract_features
 from .footprints import compute_footprint
 from .keypoint_file import keypoints_path_for, write_keypoints
+from .labels import isis3_label
 from .reading import file_checksum, open_image
 from .record import RECORD_KEYS, plain
 
@@ -47,7 +48,8 @@ def process_image(path: str, settings: dict) -> dict:
             kps_path = keypoints_path_for(path, settings.get("output", {}))  # fail before the expensive part
             checksum = file_checksum(path)
             keypoints, descriptors, note = extract_features(ds, band, extractor, nodata)
-            camera = camera_model(ds, path, band, settings.get("camera", {}).get("dem"))
+            cam = settings.get("camera", {})
+            camera = camera_model(ds, path, band, cam.get("dem"), cam.get("isd_dir"), label=isis3_label(path))
             footprint = compute_footprint(ds, path, band, nodata, camera)
             lonlat = _lonlat(camera, keypoints)
             acquired = acquisition(path, ds, camera)

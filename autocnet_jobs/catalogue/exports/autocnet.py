@@ -96,7 +96,7 @@ def _fill(conn: Connection, schema: str, srid: int) -> None:
         SELECT id, name, path,
                CASE WHEN row_number() OVER (PARTITION BY serial_number ORDER BY id) = 1 THEN serial_number END,
                false, footprint::geometry(MULTIPOLYGON, {srid}),
-               CASE WHEN {sensor} IN ('framing', 'line_scan') THEN
+               CASE WHEN {sensor} = 'csm' THEN
                     CASE WHEN driver = 'ISIS3' THEN 'isis' ELSE 'csm' END END
         FROM images WHERE srid = :srid
         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, path = EXCLUDED.path, serial = EXCLUDED.serial,
@@ -109,7 +109,7 @@ def _fill(conn: Connection, schema: str, srid: int) -> None:
                nkeypoints = EXCLUDED.nkeypoints"""), {"srid": srid})
     conn.execute(text(f"""
         INSERT INTO {s}.cameras (id, image_id, camera, camtype)
-        SELECT id, id, camera::text, CASE WHEN {sensor} IN ('framing', 'line_scan') THEN 'csm' END
+        SELECT id, id, camera::text, CASE WHEN {sensor} = 'csm' THEN 'csm' END
         FROM images WHERE srid = :srid AND camera IS NOT NULL AND {sensor} IS NOT NULL
         ON CONFLICT (image_id) DO UPDATE SET camera = EXCLUDED.camera, camtype = EXCLUDED.camtype"""),
         {"srid": srid})
