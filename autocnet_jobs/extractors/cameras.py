@@ -59,6 +59,7 @@ import numpy as np
 from .camera.drivers import IsisCube, MissingConstant, driver_for, supported
 from .camera.ground import GroundModel
 from .camera.isd import check_isd, load_isd, sidecar_path
+from ..errors import IsdError
 from .dem import dem_sampler
 from .labels import isis3_label
 from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_to_native
@@ -78,7 +79,12 @@ def camera_model(ds, path: str, band: int = 1, dem: str | None = None, isd_dir: 
     reasons = []
     sidecar = sidecar_path(path, isd_dir)
     if sidecar is not None:
-        return _sensor_camera(load_isd(sidecar), "sidecar", dem, isd_path=str(sidecar))
+        isd = load_isd(sidecar)
+        if (int(isd["image_lines"]), int(isd["image_samples"])) != (ds.height, ds.width):
+            raise IsdError(f"{sidecar}: ISD keys 'image_lines', 'image_samples' are {isd['image_lines']} x "
+                           f"{isd['image_samples']} but the image has {ds.height} lines x {ds.width} samples; "
+                           f"the sidecar belongs to another image")
+        return _sensor_camera(isd, "sidecar", dem, isd_path=str(sidecar))
     if label is None:
         label = isis3_label(path)
     if label is not None and label.find("Kernels") is not None and label.find("Mapping") is None:
