@@ -101,6 +101,30 @@ def ellipsoid_intersect(origin: np.ndarray, direction: np.ndarray, a: float, b: 
     return origin + t[:, None] * direction
 
 
+def triaxial_intersect(origin: np.ndarray, direction: np.ndarray, radii) -> np.ndarray:
+    """(N, 3) first intersections of rays with the ellipsoid of semi-axes ``radii`` (a, b, c); NaN on a miss.
+
+    ISIS's EllipsoidShape (NAIF surfpt) for a triaxial body such as Eros or Bennu.
+    """
+    scale = 1.0 / np.asarray(radii, float)
+    origin = np.atleast_2d(np.asarray(origin, float))
+    o, d = origin * scale, np.atleast_2d(np.asarray(direction, float)) * scale
+    qa = np.einsum("ij,ij->i", d, d)
+    qb = 2.0 * np.einsum("ij,ij->i", o, d)
+    qc = np.einsum("ij,ij->i", o, o) - 1.0
+    disc = qb * qb - 4.0 * qa * qc
+    with np.errstate(invalid="ignore"):
+        t = (-qb - np.sqrt(disc)) / (2.0 * qa)
+    t = np.where((disc >= 0) & (t > 0), t, np.nan)
+    return origin + t[:, None] * np.atleast_2d(np.asarray(direction, float))
+
+
+def triaxial_radius(lon_deg, lat_deg, radii) -> np.ndarray:
+    """Radius of the ellipsoid of semi-axes ``radii`` in the planetocentric direction (lon, lat)."""
+    u = lonlat_to_ecef(lon_deg, lat_deg, 1.0)
+    return 1.0 / np.sqrt(((u / np.asarray(radii, float)) ** 2).sum(axis=1))
+
+
 def ellipsoid_height(xyz: np.ndarray, a: float, b: float, precision: float = 1e-3) -> np.ndarray:
     """Height (metres) above the spheroid of body-fixed points (usgscsm ``computeEllipsoidElevation``)."""
     x, y, z = np.atleast_2d(np.asarray(xyz, float)).T

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import sensor_model
-from .geometry import ecef_to_lonlat, ellipsoid_intersect, lonlat_to_ecef, spheroid_radius
+from .geometry import (ecef_to_lonlat, ellipsoid_intersect, lonlat_to_ecef, spheroid_radius, triaxial_intersect,
+                       triaxial_radius)
 
 CSM_OFFSET = 0.5              # CSM coordinate of a 0-based pixel centre: index + 0.5
 DEM_ITERATIONS = 30
@@ -25,6 +26,13 @@ class GroundModel:
         self.model = sensor_model(isd)
         self.dem = dem                                  # a ..dem.DemSampler or None (the ellipsoid)
         self.a, self.c = float(self.model.semi_major), float(self.model.semi_minor)
+        # A triaxial body (a driver records the middle radius as radii.intermediate) is met on all three radii,
+        # as ISIS does; the generic models themselves, like usgscsm's, know a spheroid only.
+        radii = isd.get("radii", {})
+        self.triaxial = None
+        if radii.get("intermediate") is not None and self.dem is None:
+            scale = self.a / float(radii["semimajor"])
+            self.triaxial = (self.a, float(radii["intermediate"]) * scale, self.c)
 
     def size(self) -> tuple[int, int]:
         return int(self.model.lines), int(self.model.samples)
@@ -41,6 +49,8 @@ class GroundModel:
     def ground_points(self, line, sample) -> np.ndarray:
         """(N, 3) body-fixed metres where 0-based pixels' rays meet the ellipsoid (or the DEM); NaN on a miss."""
         cl, cs = self._csm(line, sample)
+        if self.triaxial is not None:
+            return triaxial_intersect(*self.model.image_to_remote_imaging_locus(cl, cs), self.triaxial)
         if self.dem is None:
             return self.model.image_to_ground(cl, cs, 0.0)
         origin, direction = self.model.image_to_remote_imaging_locus(cl, cs)
@@ -65,6 +75,8 @@ class GroundModel:
 
     def surface_points(self, lon, lat) -> np.ndarray:
         lon, lat = np.ravel(np.asarray(lon, float)), np.ravel(np.asarray(lat, float))
+        if self.triaxial is not None:
+            return lonlat_to_ecef(lon, lat, triaxial_radius(lon, lat, self.triaxial))
         radius = spheroid_radius(lat, self.a, self.c)
         points = lonlat_to_ecef(lon, lat, radius)
         if self.dem is not None:

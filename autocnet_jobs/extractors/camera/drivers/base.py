@@ -392,7 +392,10 @@ class Driver:
         isd = {"isis_camera_version": 1, "name_model": MODEL_NAMES[self.model],
                "name_platform": self.platform_name, "name_sensor": self.sensor_name,
                "image_lines": self.image_lines, "image_samples": self.image_samples,
-               "radii": {"semimajor": a, "semiminor": c, "unit": "km"},
+               "radii": {"semimajor": a, "semiminor": c, "unit": "km",
+                         # usgscsm's models read a spheroid; ISIS intersects all three radii. The middle one
+                         # rides along (usgscsm ignores the key) so GroundModel can meet a triaxial body.
+                         **({"intermediate": b} if b != a else {})},
                "reference_height": {"maxheight": 1000, "minheight": -1000, "unit": "m"},
                **self.spice()}
         if self.model in ("frame", "line_scan", "push_frame"):
