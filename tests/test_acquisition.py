@@ -151,7 +151,7 @@ def test_utc_iso_forms() -> None:
 def _rotation(isd: dict, et: float) -> np.ndarray:
     """J2000 -> frame at ``et``: spiceypy q2m of the records, axis-angle interpolation, then the constant part."""
     times, quats = np.asarray(isd["ephemeris_times"]), np.asarray(isd["quaternions"])
-    mats = [spiceypy.q2m([q[3], q[0], q[1], q[2]]) for q in quats]      # ALE x, y, z, w -> SPICE w, x, y, z
+    mats = [spiceypy.q2m(q) for q in quats]                 # an ISD's quaternions are SPICE's w, x, y, z
     if len(times) == 1:
         m = mats[0]
     else:
@@ -172,7 +172,7 @@ def _position(isd: dict, et: float) -> np.ndarray:
     i = int(np.clip(np.searchsorted(times, et) - 1, 0, len(times) - 2))
     h = times[i + 1] - times[i]
     t = (et - times[i]) / h
-    if isd.get("interpolation") != "hermite":
+    if "velocities" not in isd:
         return pos[i] + t * (pos[i + 1] - pos[i])
     vel = np.asarray(isd["velocities"], float)
     h00, h10, h01, h11 = 2 * t**3 - 3 * t**2 + 1, t**3 - 2 * t**2 + t, -2 * t**3 + 3 * t**2, t**3 - t**2
@@ -186,12 +186,13 @@ def spice_angles(camera: dict) -> dict[str, float]:
     lines, samples = sensor.size()
     _, direction, et = sensor.look([(lines - 1) / 2.0], [(samples - 1) / 2.0])
     et = float(et[0])
-    body = _rotation(camera["body_rotation"], et)
-    a, c = camera["radii"]["semimajor"], camera["radii"]["semiminor"]
-    craft = body @ _position(camera["instrument_position"], et)
+    isd = camera["isd"]                                     # J2000 km tables, as ISIS stored them
+    body = _rotation(isd["body_rotation"], et)
+    a, c = isd["radii"]["semimajor"], isd["radii"]["semiminor"]
+    craft = body @ _position(isd["instrument_position"], et)
     ground = np.asarray(spiceypy.surfpt(craft, direction[0], a, a, c))
     normal = np.asarray(spiceypy.surfnm(a, a, c, ground))
-    sun = body @ _position(camera["sun_position"], et)
+    sun = body @ _position(isd["sun_position"], et)
     return {"incidence": np.degrees(spiceypy.vsep(normal, sun - ground)),
             "emission": np.degrees(spiceypy.vsep(normal, craft - ground)),
             "phase": np.degrees(spiceypy.vsep(sun - ground, craft - ground))}

@@ -65,10 +65,21 @@ def test_images_without_georeferencing_have_no_model(name):
     assert pixel_to_lonlat(camera, [1.0], [1.0]) is None
 
 
-def test_level1_cube_reason_says_what_it_is():
-    camera = model_of(sample("e0902065.cal.sub.cub"))        # MOC-WA: no constants in the label or here
-    assert "level-1 ISIS cube" in camera["reason"]
-    assert "missing a sensor model for MARS GLOBAL SURVEYOR MOC-WA" in camera["reason"]
+def test_level1_cube_without_a_driver_says_which_instrument_and_what_it_is(tmp_path):
+    # THEMIS IR's cube with its InstrumentId renamed (same length): no driver knows the instrument.
+    from tests.camera_data import CAMERA_DIR
+    data = (CAMERA_DIR / "thmIR.cub").read_bytes()
+    assert data.count(b"InstrumentId          = THEMIS_IR") == 1
+    path = tmp_path / "unknown.cub"
+    path.write_bytes(data.replace(b"InstrumentId          = THEMIS_IR", b"InstrumentId          = NOSUCHCAM"))
+    camera = model_of(path)
+    assert camera["type"] is None
+    assert "no camera driver for MARS_ODYSSEY NOSUCHCAM" in camera["reason"] and "CTX" in camera["reason"]
+    assert camera["reason"].count("level-1 ISIS cube (SPICE attached) without georeferencing") == 1
+    from autocnet_jobs.extractors.footprints import compute_footprint
+    with rasterio.open(path) as ds:
+        note = compute_footprint(ds, str(path), camera=camera).note
+    assert note.count("level-1 ISIS cube (SPICE attached) without georeferencing") == 1   # issue 24 item 7
 
 
 def test_mercator_scale_factor_zero_has_no_usable_model():

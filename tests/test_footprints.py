@@ -210,10 +210,11 @@ def test_stale_polygon_of_a_cropped_cube_is_not_used():
     fp = footprint_of(path)
     assert fp.source == "camera" and "stale" in fp.note and "replaced by the camera footprint" in fp.note
     assert fp.geometry.area < stored_polygon(path).area / 10_000
-    # Viking crop: all five by five pixels are ISIS NULL, so there is nothing to trace and no footprint.
+    # Viking crop: all five by five pixels are ISIS NULL; what the camera sees does not depend on pixel values, so
+    # the stale polygon is replaced by the camera footprint of the whole (5 x 5 pixel) frame, and the note says so.
     fp = footprint_of(sample("F704b51.lev1_slo_crop.cub"))
-    assert fp.geometry is None and fp.source is None
-    assert "stale" in fp.note and "not used" in fp.note and "no valid pixel" in fp.note
+    assert fp.source == "camera" and fp.geometry.area < stored_polygon(sample("F704b51.lev1_slo_crop.cub")).area / 1000
+    assert "stale" in fp.note and "no valid pixel" in fp.note and "whole image frame" in fp.note
     fp = footprint_of(sample("AS15-M-0297_crop.cub"))   # footprintinit ran again after crop: current
     assert fp.source == "isis_polygon" and "agrees with the ISIS polygon to IoU 0.9" in fp.note
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .cameras import is_sensor, sensor_for
-from .labels import Block, isis3_label, pds3_keyword
+from .labels import UNREAD, Block, label_of, pds3_keyword
 from .record import ACQUISITION_KEYS, VIEWING_KEYS
 
 ANY = (("*", "*"),)      # Translation = (*, *): the label's value as it is
@@ -71,14 +71,14 @@ _UNKNOWN = {"", "N/A", "NA", "NULL", "NONE", "UNK", "UNKNOWN", "-9999", "-9998"}
 _TIME = re.compile(r"^(\d{4})-(?:(\d{2})-(\d{2})|(\d{3}))T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z)?$", re.I)
 
 
-def acquisition(path: str, ds: Any = None, camera: dict | None = None) -> dict[str, Any]:
+def acquisition(path: str, ds: Any = None, camera: dict | None = None, label=UNREAD) -> dict[str, Any]:
     """spacecraft, instrument, product_id, start_time, stop_time, target, serial_number of one image.
 
     Values are the label's own text (times as UTC ISO-8601 ending in Z); None where the label does not say. ``ds``
     (the open rasterio dataset) lets a PDS3 product whose label is a detached file GDAL opened be read;
     ``camera`` is not needed for any of these (the angles come from :func:`viewing_geometry`).
     """
-    label = isis3_label(path)
+    label = label_of(path, label)
     if label is not None:
         return _from_isis3(label)
     for candidate in _pds3_candidates(path, ds):

@@ -23,7 +23,7 @@ import re
 import pyproj
 from pyproj.database import query_crs_info
 
-from .labels import isis3_label, pds3_keyword
+from .labels import UNREAD, label_of, pds3_keyword
 
 _EARTH_AUTHORITIES = ("EPSG", "ESRI", "OGC")
 EARTH = "Earth"
@@ -116,8 +116,8 @@ def is_earth(crs: pyproj.CRS) -> bool:
     return (body or body_from_radius(crs)[0]) == EARTH
 
 
-def _label_target(ds, path: str) -> str | None:
-    label = isis3_label(path)
+def _label_target(ds, path: str, label=UNREAD) -> str | None:
+    label = label_of(path, label)
     if label is not None:
         for group in ("Mapping", "Instrument"):
             block = label.find(group)
@@ -139,13 +139,13 @@ def _to_pyproj(ds) -> pyproj.CRS | None:
         return None
 
 
-def body_of(ds, path: str) -> tuple[str | None, str | None]:
+def body_of(ds, path: str, label=UNREAD) -> tuple[str | None, str | None]:
     """(body name, IAU_2015 geographic CRS code) of an open image; (None, None) when nothing says."""
     crs = _to_pyproj(ds)
     body, code = body_from_crs(crs)
     if body:
         return body, code
-    target = _label_target(ds, str(path))
+    target = _label_target(ds, str(path), label)
     if target:
         body, code = iau_body(target)
         return (body, code) if body else (target.strip().title(), None)

@@ -56,12 +56,12 @@ from importlib.metadata import entry_points
 
 import numpy as np
 
+from ..errors import IsdError
 from .camera.drivers import IsisCube, MissingConstant, driver_for, supported
 from .camera.ground import GroundModel
 from .camera.isd import check_isd, load_isd, sidecar_path
-from ..errors import IsdError
 from .dem import dem_sampler
-from .labels import isis3_label
+from .labels import UNREAD, label_of
 from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_to_native
 from .record import plain
 
@@ -69,7 +69,7 @@ ENTRY_POINT_GROUP = "autocnet_jobs.cameras"
 
 
 def camera_model(ds, path: str, band: int = 1, dem: str | None = None, isd_dir: str | None = None,
-                 label=None) -> dict:
+                 label=UNREAD) -> dict:
     """The camera model of the open dataset ``ds`` (opened from ``path``) as a plain dict.
 
     ``band`` picks band-dependent constants (THEMIS IR); ``dem`` (``camera.dem``) is the terrain rays meet;
@@ -85,8 +85,7 @@ def camera_model(ds, path: str, band: int = 1, dem: str | None = None, isd_dir: 
                            f"{isd['image_samples']} but the image has {ds.height} lines x {ds.width} samples; "
                            f"the sidecar belongs to another image")
         return _sensor_camera(isd, "sidecar", dem, isd_path=str(sidecar))
-    if label is None:
-        label = isis3_label(path)
+    label = label_of(path, label)
     if label is not None and label.find("Kernels") is not None and label.find("Mapping") is None:
         cube = IsisCube(str(path), label)
         driver = driver_for(cube)
@@ -195,14 +194,14 @@ def _plugin_camera(path: str, reasons: list[str]) -> dict | None:
     return None
 
 
-def _no_model_reason(ds, path: str, label=None) -> str:
+def _no_model_reason(ds, path: str, label=UNREAD) -> str:
     names = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
     plugins = (f"no installed camera plug-in ({', '.join(names)}) handled it" if names else
                f"no camera plug-in is installed (entry point group {ENTRY_POINT_GROUP!r})")
     return f"{georeference_problem(ds, path, label)}; {plugins}"
 
 
-def georeference_problem(ds, path: str, label=None) -> str:
+def georeference_problem(ds, path: str, label=UNREAD) -> str:
     """What an image lacks for an affine model, in a phrase (the camera's and the footprint's reason)."""
     if ds.crs is not None:
         return "the image has a CRS but no geotransform"
@@ -212,8 +211,7 @@ def georeference_problem(ds, path: str, label=None) -> str:
         return "the image has only ground control points, which are not used"
     if ds.rpcs is not None:
         return "the image has RPCs but no geotransform or CRS; RPCs are not used"
-    if label is None:
-        label = isis3_label(path)
+    label = label_of(path, label)
     if label is not None and label.find("Kernels") is not None:
         return "a level-1 ISIS cube (SPICE attached) without georeferencing"
     return "the image has no georeferencing"

@@ -50,6 +50,7 @@ from .bodies import body_of
 from .camera_footprint import camera_footprint, iou
 from .cameras import body_radius_m, georeference_problem, is_sensor, sensor_for
 from .isis_polygon import isis_footprint
+from .labels import UNREAD, label_of
 from .lonlat import LonLatTransformer, NotInvertible, is_georeferenced, pixel_size_degrees, pixel_to_native
 from .reading import read_valid
 
@@ -73,21 +74,22 @@ class Footprint:
 
 
 def compute_footprint(ds, path: str, band: int = 1, nodata: float | None = None,
-                      camera: dict | None = None) -> Footprint:
+                      camera: dict | None = None, label=UNREAD) -> Footprint:
     """The footprint of the open dataset ``ds`` (opened from ``path``), traced on band ``band``.
 
     ``nodata`` (``reading.nodata``) replaces the file's nodata value in the validity mask; ``camera`` is the
     image's camera dict (:func:`.cameras.camera_model`), used for level-1 cubes.
     """
     path = str(path)
-    body, code = body_of(ds, path)
+    label = label_of(path, label)
+    body, code = body_of(ds, path, label)
     crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
 
     def made(geom, source, *notes):
         geom = simplified(geom, pixel_degrees(ds, camera))
         return Footprint(geom, source if geom is not None else None, _join(*notes), body, code, crs_wkt)
 
-    polygon, polygon_problem, stale = isis_footprint(path)
+    polygon, polygon_problem, stale = isis_footprint(path, label)
     if polygon is not None and not is_sensor(camera):
         return made(None, None, stale + "; not used, and there is no camera model to replace it", _reason(camera)) \
             if stale else made(polygon, "isis_polygon")
@@ -115,7 +117,7 @@ def compute_footprint(ds, path: str, band: int = 1, nodata: float | None = None,
     if is_sensor(camera):
         geom, note = _camera_footprint(ds, band, nodata, camera)
         return made(geom, "camera", note, polygon_problem)
-    return made(None, None, _no_georeference_reason(ds, path, camera), polygon_problem)
+    return made(None, None, _no_georeference_reason(ds, path, camera, label), polygon_problem)
 
 
 def pixel_degrees(ds, camera: dict | None) -> float | None:
@@ -174,10 +176,10 @@ def _join(*notes: str | None) -> str | None:
     return text or None
 
 
-def _no_georeference_reason(ds, path: str, camera: dict | None = None) -> str:
+def _no_georeference_reason(ds, path: str, camera: dict | None = None, label=UNREAD) -> str:
     # The camera's reason already names what the image lacks (georeference_problem): say it once.
     reason = _reason(camera)
-    return f"{NO_CAMERA}: {reason}" if reason else f"{NO_CAMERA} ({georeference_problem(ds, path)})"
+    return f"{NO_CAMERA}: {reason}" if reason else f"{NO_CAMERA} ({georeference_problem(ds, path, label)})"
 
 
 # --- tracing the valid-data boundary -------------------------------------------------------------------

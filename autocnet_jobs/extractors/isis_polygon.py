@@ -21,7 +21,7 @@ import shapely
 from shapely.errors import GEOSException
 
 from .antimeridian import clean, normalise
-from .labels import Block, isis3_label, read_blob
+from .labels import UNREAD, Block, label_of, read_blob
 
 # ISIS programs after which a footprint polygon no longer describes the cube.
 GEOMETRY_CHANGING = frozenset({
@@ -71,12 +71,12 @@ def staleness(path: str, label: Block) -> str | None:
             f"History, so it describes the image before that step{crop}")
 
 
-def raw_footprint(path: str) -> shapely.Geometry | None:
+def raw_footprint(path: str, label=UNREAD) -> shapely.Geometry | None:
     """The polygon exactly as stored (0..360 longitudes), or None when the cube has none.
 
     Raises ValueError when the label names a polygon that cannot be read.
     """
-    block = polygon_block(isis3_label(path))
+    block = polygon_block(label_of(path, label))
     if block is None:
         return None
     try:
@@ -86,13 +86,14 @@ def raw_footprint(path: str) -> shapely.Geometry | None:
         raise ValueError(f"the ISIS footprint polygon cannot be read: {exc}") from None
 
 
-def isis_footprint(path: str) -> tuple[shapely.MultiPolygon | None, str | None, str | None]:
+def isis_footprint(path: str, label=UNREAD) -> tuple[shapely.MultiPolygon | None, str | None, str | None]:
     """(footprint in [-180, 180], note, why it is stale) from the cube's ISIS polygon.
 
     (None, None, None) when the cube has none; with geometry None the note says why the polygon was unusable.
     """
     try:
-        raw = raw_footprint(path)
+        label = label_of(path, label)
+        raw = raw_footprint(path, label)
     except ValueError as exc:
         return None, str(exc), None
     if raw is None:
@@ -100,4 +101,4 @@ def isis_footprint(path: str) -> tuple[shapely.MultiPolygon | None, str | None, 
     geom = clean(normalise(shapely.make_valid(raw)))
     if geom is None:
         return None, "the ISIS footprint polygon is empty", None
-    return geom, None, staleness(path, isis3_label(path))
+    return geom, None, staleness(path, label)

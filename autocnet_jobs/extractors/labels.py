@@ -117,6 +117,21 @@ def _file_key(path: str | os.PathLike) -> tuple[str, int, int]:
     return os.path.realpath(path), st.st_mtime_ns, st.st_size
 
 
+class _Unread:
+    """The default of a ``label`` argument: the caller has not read the label (None means 'not ISIS3')."""
+
+    def __repr__(self) -> str:
+        return "UNREAD"
+
+
+UNREAD = _Unread()
+
+
+def label_of(path: str | os.PathLike, label: Block | None | _Unread) -> Block | None:
+    """``label`` as given by a caller that has parsed it once already, else read from ``path``."""
+    return isis3_label(path) if label is UNREAD else label
+
+
 def isis3_label(path: str | os.PathLike) -> Block | None:
     """The parsed label of an ISIS3 cube with an attached label, or None for any other file."""
     try:

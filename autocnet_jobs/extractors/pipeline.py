@@ -49,10 +49,11 @@ def process_image(path: str, settings: dict) -> dict:
             checksum = file_checksum(path)
             keypoints, descriptors, note = extract_features(ds, band, extractor, nodata)
             cam = settings.get("camera", {})
-            camera = camera_model(ds, path, band, cam.get("dem"), cam.get("isd_dir"), label=isis3_label(path))
-            footprint = compute_footprint(ds, path, band, nodata, camera)
+            label = isis3_label(path)          # parsed once, handed to everything that reads it
+            camera = camera_model(ds, path, band, cam.get("dem"), cam.get("isd_dir"), label)
+            footprint = compute_footprint(ds, path, band, nodata, camera, label)
             lonlat = _lonlat(camera, keypoints)
-            acquired = acquisition(path, ds, camera)
+            acquired = acquisition(path, ds, camera, label)
             width, height, count, driver = ds.width, ds.height, ds.count, ds.driver
     attrs = {"extractor": extractor["method"], "parameters": extractor, "image_width": width,
              "image_height": height, "source_checksum": checksum, "source_path": path, "band": band,
