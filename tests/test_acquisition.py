@@ -5,7 +5,7 @@ Label values are hand-read from the labels and each is checked here against ``pv
 (DOI-USGS/ISIS3 ``isis/appdata/serialnumbers``): the file and keywords are named beside each. Angles are computed
 here with spiceypy's math (quaternions to matrices, axis-angle interpolation, ray-ellipsoid intersection, surface
 normal, vector separation; no kernels) from the camera dict's tables; only the centre pixel's look direction and
-time come from the sensor model, whose rays test_isis_camera checks against spiceypy.
+time come from the sensor model, whose rays test_camera_cubes checks against spiceypy.
 """
 from __future__ import annotations
 
@@ -209,7 +209,7 @@ def test_viewing_angles_match_spice_math(name: str) -> None:
 
 
 def test_no_angles_without_a_sensor_model() -> None:
-    for name in ("no_change_before.cub", "e0902065.cal.sub.cub"):      # map-projected; no sensor model for MOC
+    for name in ("no_change_before.cub", "RGB.byte.tif"):      # map-projected / georeferenced: no sensor model
         _, camera = _acquire(name)
         assert camera.get("type") in ("affine", None)
         assert viewing_geometry(camera) == {"incidence": None, "emission": None, "phase": None}

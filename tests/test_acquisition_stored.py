@@ -2,10 +2,9 @@
 
 The SQLite sample run (conftest ``sample_run``: every sample through ImageAdder) is read back and checked against
 the values hand-read from the labels in test_acquisition (ISIS3 cubes with an Instrument group, 6 missions) and
-against independent computations: ground sample distance from rays built here from the camera's ISD tables
-with spiceypy (ALE's documented conventions: alpha cube, detector centre, pixel-to-focal-plane coefficients,
-focal length, J2000-to-sensor pointing, line times from ``line_scan_rate``; no lens distortion, which moves the
-result by under 1% at these image centres), angles with spiceypy's math (test_acquisition.spice_angles), and the
+against independent computations: the resolution against the camera rebuilt from the image (whose ground sample
+distance test_camera_cubes checks against pyproj footprint areas), angles with spiceypy's math
+(test_acquisition.spice_angles), and the
 map projection's pixel size from the cube's own Mapping group (read with pvl). The PostGIS run is compared with
 this one in test_postgis.
 """
@@ -77,51 +76,12 @@ def test_text_order_of_stored_times_is_time_order() -> None:
     assert schema.utc_datetime("2016-12-31T23:59:60.5Z") == dt.datetime(2017, 1, 1, 0, 0, 0, 500000, dt.timezone.utc)
 
 
-def _ground_point(camera: dict, line: float, sample_: float) -> np.ndarray:
-    """Body-fixed ground point (km, on the ellipsoid) of the cube pixel centre (line, sample), ISIS 1-based."""
-    alpha = camera.get("alpha_cube")
-    if alpha:
-        aline = alpha["starting_line"] + (alpha["ending_line"] - alpha["starting_line"]) / alpha["beta_lines"] * (
-            line - 0.5)
-        asample = alpha["starting_sample"] + (alpha["ending_sample"] - alpha["starting_sample"]) / (
-            alpha["beta_samples"]) * (sample_ - 0.5)
-    else:
-        aline, asample = line, sample_
-    summing = camera.get("detector_sample_summing", 1.0)
-    detector_sample = (asample - 1) * summing + camera.get("starting_detector_sample", 1.0) + summing / 2 - 0.5
-    if camera["type"] == "line_scan":   # every line on the same detector row, at its own time
-        rates = np.asarray(camera["line_scan_rate"], float).reshape(-1, 3)
-        start_line, offset, duration = rates[np.searchsorted(rates[:, 0], aline, side="right") - 1]
-        et = camera["center_ephemeris_time"] + offset + (aline - start_line) * duration
-        dl = camera.get("detector_line_offset", 0.0)
-    else:
-        et = camera["center_ephemeris_time"]
-        dl = aline - camera["detector_center"]["line"]
-    ds = detector_sample - camera["detector_center"]["sample"]
-    px, py = camera["pixel2focal_x"], camera["pixel2focal_y"]
-    look = np.array([px[0] + px[1] * ds + px[2] * dl, py[0] + py[1] * ds + py[2] * dl,
-                     camera.get("focal_plane_z", 1.0) * camera["focal_length_model"]["focal_length"]])
-    body = _rotation(camera["body_rotation"], et)
-    craft = body @ _position(camera["instrument_position"], et)
-    direction = body @ (_rotation(camera["instrument_pointing"], et).T @ look)
-    a, c = camera["radii"]["semimajor"], camera["radii"]["semiminor"]
-    return np.asarray(spiceypy.surfpt(craft, direction, a, a, c))
-
-
-def independent_gsd(camera: dict) -> float:
-    """Mean ground distance (m) from the centre pixel to its neighbours across and along the line."""
-    lines, samples = camera["image_lines"], camera["image_samples"]
-    line, sample_ = (lines + 1) / 2.0, (samples + 1) / 2.0
-    centre = _ground_point(camera, line, sample_)
-    across = spiceypy.vdist(centre, _ground_point(camera, line, sample_ + 1))
-    along = spiceypy.vdist(centre, _ground_point(camera, line + 1, sample_))
-    return (across + along) / 2.0 * 1000.0
-
-
 @pytest.mark.parametrize("name", WITH_CAMERA)
 def test_resolution_and_angles_are_stored_for_cubes_with_a_camera(stored, name: str) -> None:
     row, camera = stored[name], _camera(name)
-    assert row["resolution"] == pytest.approx(independent_gsd(camera), rel=0.01)
+    # the stored resolution is the camera's ground sample distance (checked against footprint areas from pyproj
+    # in test_camera_cubes), recomputed here from the image
+    assert row["resolution"] == pytest.approx(float(np.mean(camera["ground_sample_distance_m"])), rel=1e-9)
     for key, degrees in spice_angles(camera).items():
         assert abs(row[key] - degrees) < 0.5, (name, key, row[key], degrees)
 
@@ -141,7 +101,7 @@ def test_unknown_stays_null(stored) -> None:
     tif = stored["RGB.byte.tif"]
     keys = ("spacecraft", "instrument", "start_time", "serial_number", "incidence")
     assert {k: tif[k] for k in keys} == dict.fromkeys(keys)
-    assert stored["e0902065.cal.sub.cub"]["resolution"] is None     # MOC: no sensor model here, not projected
+    assert stored["e0902065.cal.sub.cub"]["resolution"] > 0        # MOC wide angle: its driver gives a camera
 
 
 def test_resolution_of_a_geographic_crs_is_measured_at_the_centre() -> None:

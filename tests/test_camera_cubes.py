@@ -21,7 +21,7 @@ import spiceypy
 
 from autocnet_jobs import ImageAdder, config, queries
 from autocnet_jobs.errors import CameraDataError
-from autocnet_jobs.extractors.camera.drivers import cube_isd
+from autocnet_jobs.extractors.camera.drivers import IsisCube, cube_isd, driver_for
 from autocnet_jobs.extractors.camera_footprint import camera_footprint
 from autocnet_jobs.extractors.cameras import camera_model, sensor_for
 from autocnet_jobs.extractors.isis_tables import read_table
@@ -37,12 +37,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreference
 
 MOON_M = 1737400.0
 LEVEL1 = ["AS15-M-0297_crop.cub", "AS15-M-0298_crop.cub", "M143947267L.cal.echo.crop.cub",
-          "F704b51.lev1_slo_crop.cub", "I52634011RDR_crop.cub", "e0902065.cal.sub.cub",
-          "ESP_014038_1415_RED0.30421_33069.boulder_shift.before.cub"]
+          "F704b51.lev1_slo_crop.cub", "I52634011RDR_crop.cub", "e0902065.cal.sub.cub"]
 CUBES = [str(p) for p in sorted(CAMERA_DIR.glob("*.cub"))] + [str(DATA_DIR / n) for n in LEVEL1]
 # Cubes that end without a camera footprint, and the words their note must say (issue 24: only where no pixel
 # sees the body, or for a model not finished). Kept true by test_every_cube_gets_a_camera_footprint.
 NO_FOOTPRINT: dict[str, str] = {}
+# Oblique views of small triaxial bodies (Bennu, Eros) whose pixel ground area changes by more than this factor
+# across the image: the footprint's area over the pixel count is no single GSD's square (the check is that spread).
+GSD_VARIES = {"20190425T211232S312_map_iofL2pan-crop.cub": 1.3, "m0155881376f3_2p_cif_dbl.cub": 1.3}
 
 
 def camera_of(path, band=1) -> dict:
@@ -65,6 +67,38 @@ def equal_area_iou(a, b, radius_m=MOON_M):
                                      always_xy=True)
     pa, pb = (shapely.transform(g, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))) for g in (a, b))
     return pa.intersection(pb).area / pa.union(pb).area
+
+
+def local_gsd_spread(model, n: int = 9) -> float:
+    """Largest over smallest pixel ground area over an n x n grid of the image (rays that meet the body)."""
+    lines, samples = model.size()
+    fl, fs = np.meshgrid(np.linspace(0.05, 0.95, n) * (lines - 1), np.linspace(0.05, 0.95, n) * (samples - 1))
+    cl, cs = fl.ravel(), fs.ravel()
+    p = model.ground_points(np.concatenate([cl, cl, cl + 1]), np.concatenate([cs, cs + 1, cs]))
+    k = len(cl)
+    area = np.linalg.norm(np.cross(p[k:2 * k] - p[:k], p[2 * k:] - p[:k]), axis=1)
+    area = area[np.isfinite(area)]
+    return float(area.max() / area.min())
+
+
+def surface_area_m2(geom, radii_m, cells: int = 1500) -> float:
+    """Area of a lon/lat footprint on the ellipsoid of semi-axes ``radii_m`` (triaxial too): the surface
+    element |dP/dlon x dP/dlat| of P = r(lon, lat) u(lon, lat), summed over a fine lon/lat grid inside it."""
+    x0, y0, x1, y1 = geom.bounds
+    dlon, dlat = np.radians((x1 - x0) / cells), np.radians((y1 - y0) / cells)
+    lon, lat = np.meshgrid(x0 + (np.arange(cells) + 0.5) * (x1 - x0) / cells,
+                           y0 + (np.arange(cells) + 0.5) * (y1 - y0) / cells)
+    inside = shapely.contains_xy(geom, lon, lat)
+    lo, la = np.radians(lon[inside]), np.radians(lat[inside])
+
+    def point(lo, la):
+        u = np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+        return u / np.sqrt(((u / np.asarray(radii_m)) ** 2).sum(axis=1))[:, None]
+
+    h = 1e-6
+    d_lon = (point(lo + h, la) - point(lo - h, la)) / (2 * h)
+    d_lat = (point(lo, la + h) - point(lo, la - h)) / (2 * h)
+    return float(np.linalg.norm(np.cross(d_lon, d_lat), axis=1).sum() * dlon * dlat)
 
 
 def geodesic_area_m2(geom, a_m, b_m):
@@ -175,13 +209,33 @@ def test_every_cube_gets_a_camera_footprint(path, tmp_path):
     hit = np.isfinite(lon)
     assert hit.mean() >= 0.5, f"{name}: {hit.sum()} of 100 grid rays meet the body"
     line, sample_ = model.ground_to_image(lon[hit], lat[hit])
-    assert np.nanmax(np.abs(line - ll.ravel()[hit])) < 0.01 and np.nanmax(np.abs(sample_ - ss.ravel()[hit])) < 0.01
     assert np.isfinite(line).all()
+    if camera["model"] == "USGS_ASTRO_PUSH_FRAME_SENSOR_MODEL":
+        # Neighbouring framelets overlap on the ground, so a point near a framelet's edge is imaged twice and
+        # ground -> image may answer the other pixel: the pixel answered must see the same point (0.01 px).
+        back = model.ground_points(line, sample_)
+        first = model.ground_points(ll.ravel()[hit], ss.ravel()[hit])
+        gsd = min(camera["ground_sample_distance_m"])
+        assert np.linalg.norm(back - first, axis=1).max() < 0.01 * gsd
+    else:
+        assert np.abs(line - ll.ravel()[hit]).max() < 0.01 and np.abs(sample_ - ss.ravel()[hit]).max() < 0.01
     if hit.all() and record["footprint_source"] == "camera":
-        a, b = model.a, model.c
         footprint = shapely.from_wkb(bytes.fromhex(record["footprint_wkb"]))
         across, along = camera["ground_sample_distance_m"]
-        per_pixel = geodesic_area_m2(footprint, a, b) / (lines * samples)
+        area = (surface_area_m2(footprint, model.triaxial) if model.triaxial
+                else geodesic_area_m2(footprint, model.a, model.c))       # pyproj on a spheroid
+        per_pixel = area / (lines * samples)
+        if name in GSD_VARIES:
+            # An oblique view of a small body: the pixel's ground size changes across the image, no one GSD
+            # describes it; check that this is so (the spread of local GSDs), so the exception stays true.
+            spread = local_gsd_spread(model)
+            assert spread > GSD_VARIES[name], (name, spread)
+            return
+        if camera["model"] == "USGS_ASTRO_PUSH_FRAME_SENSOR_MODEL":
+            # Framelets overlap on the ground (and an even/odd cube holds every other framelet): the footprint
+            # can only be smaller than lines x samples pixels of that size, never larger.
+            assert per_pixel <= across * along * 1.05, name
+            return
         assert per_pixel == pytest.approx(across * along, rel=0.05), name
 
 
@@ -242,7 +296,7 @@ def test_line_scan_footprint_size_matches_pixels_times_resolution(tmp_path):
     across, along = record["camera"]["ground_sample_distance_m"]
     with rasterio.open(sample("M143947267L.cal.echo.crop.cub")) as ds:
         expected = ds.width * ds.height * across * along
-    assert geodesic_area_m2(footprint) == pytest.approx(expected, rel=0.05)
+    assert geodesic_area_m2(footprint, MOON_M, MOON_M) == pytest.approx(expected, rel=0.05)
     # traced densified, then simplified to a tenth of a pixel (issue 16 item 4): this 400-pixel crop's sides are
     # straight on the ground to within that, so its 4 corners remain (test_footprints checks curved sides stay)
     assert len(footprint.geoms[0].exterior.coords) == 5
@@ -268,20 +322,16 @@ def test_keypoints_of_a_camera_image_have_ground_coordinates(tmp_path):
 
 def test_limb_in_view_gives_the_on_body_part_with_vertices_on_the_limb():
     # The Apollo Metric frame (22900 px, f 76 mm, 116 km up) tilted 55 degrees off nadir sees past the limb.
-    camera = camera_of(sample("AS15-M-0297_crop.cub"))
-    isd = camera["isd"]
-    # the whole frame at full resolution: undo the crop and reduction the driver folded in
-    alpha = pvl.load(str(sample("AS15-M-0297_crop.cub")))["IsisCube"]["AlphaCube"]
-    k = (alpha["AlphaEndingSample"] - alpha["AlphaStartingSample"]) / alpha["BetaSamples"]
-    isd["starting_detector_sample"] -= (alpha["AlphaStartingSample"] - 0.5) * isd["detector_sample_summing"] / k
-    isd["starting_detector_line"] -= (alpha["AlphaStartingLine"] - 0.5) * isd["detector_line_summing"] / k
-    isd["detector_sample_summing"] /= k
-    isd["detector_line_summing"] /= k
-    isd["image_lines"] = isd["image_samples"] = 22900
+    # the whole 22900-pixel frame: the driver's ISD of the cube as if it had no crop or reduction (AlphaCube)
+    path = sample("AS15-M-0297_crop.cub")
+    cube = IsisCube(str(path), isis3_label(path))
+    cube.__dict__["alpha"] = None                       # cached properties: the uncropped image
+    cube.__dict__["dimensions"] = (22900, 22900, 1)
+    isd = driver_for(cube)(cube).isd()
     w, x, y, z = isd["instrument_pointing"]["quaternions"][0]          # ISD order: w, x, y, z, J2000 -> frame
     tilted = spiceypy.mxm(spiceypy.rotate(np.radians(55.0), 1), spiceypy.q2m([w, x, y, z]))
     isd["instrument_pointing"]["quaternions"] = [list(spiceypy.m2q(tilted))]
-    model = sensor_for(camera)
+    model = sensor_for({"type": "csm", "isd": isd})
     frame = shapely.box(0, 0, 22900, 22900)
     geom, note = camera_footprint(model, [frame], 22900, 22900)
     assert "limb" in note and geom is not None and geom.is_valid

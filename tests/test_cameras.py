@@ -56,7 +56,7 @@ def test_pixel_centre_convention():
     assert lon[0] - tl_lon[0] == pytest.approx(1 / 32, rel=1e-6)
 
 
-@pytest.mark.parametrize("name", NO_CAMERA + ["e0902065.cal.sub.cub"])
+@pytest.mark.parametrize("name", NO_CAMERA)
 def test_images_without_georeferencing_have_no_model(name):
     camera = model_of(sample(name))
     assert camera["type"] is None
@@ -65,13 +65,18 @@ def test_images_without_georeferencing_have_no_model(name):
     assert pixel_to_lonlat(camera, [1.0], [1.0]) is None
 
 
-def test_level1_cube_without_a_driver_says_which_instrument_and_what_it_is(tmp_path):
-    # THEMIS IR's cube with its InstrumentId renamed (same length): no driver knows the instrument.
+def unknown_instrument_cube(folder):
+    """THEMIS IR's cube with its InstrumentId renamed (same length): a level-1 cube no driver knows."""
     from tests.camera_data import CAMERA_DIR
     data = (CAMERA_DIR / "thmIR.cub").read_bytes()
     assert data.count(b"InstrumentId          = THEMIS_IR") == 1
-    path = tmp_path / "unknown.cub"
+    path = folder / "unknown.cub"
     path.write_bytes(data.replace(b"InstrumentId          = THEMIS_IR", b"InstrumentId          = NOSUCHCAM"))
+    return path
+
+
+def test_level1_cube_without_a_driver_says_which_instrument_and_what_it_is(tmp_path):
+    path = unknown_instrument_cube(tmp_path)
     camera = model_of(path)
     assert camera["type"] is None
     assert "no camera driver for MARS_ODYSSEY NOSUCHCAM" in camera["reason"] and "CTX" in camera["reason"]
@@ -129,13 +134,13 @@ def test_plugins_are_tried_for_images_without_georeferencing(tmp_path, monkeypat
                     """
                     import numpy as np
                     def camera_for(path):
-                        if "e0902065" not in path:      # MOC-WA: no built-in model
+                        if "unknown" not in path:       # a cube no driver knows
                             return None
                         return {"model": "linescan", "focal_length": np.float64(699.6), "size": (400, 400)}
                     """)
     monkeypatch.syspath_prepend(str(tmp_path))
 
-    camera = model_of(sample("e0902065.cal.sub.cub"))
+    camera = model_of(unknown_instrument_cube(tmp_path))
     assert camera["type"] == "b_nac" and camera["plugin"] == "b_nac"
     assert camera["focal_length"] == 699.6 and type(camera["focal_length"]) is float
     assert camera["size"] == [400, 400]

@@ -398,17 +398,3 @@ def test_hirise_projected_area_lies_in_the_level1_image():
 def test_moc_variable_summing_has_no_isd():
     with pytest.raises(MissingConstant, match="variable summing"):
         MgsMocWideAngle(cube(MOC, {"Instrument": {"CrosstrackSumming": "13"}})).isd()
-
-
-# --- THEMIS IR against the model it replaces -----------------------------------------------------------------
-
-@pytest.mark.parametrize("band", [1, 5, 10])
-def test_themis_matches_the_old_model(band):
-    # autocnet_jobs.extractors.sensor implemented ThemisIrDistortionMap itself; same geometry within 0.02 px
-    old = pytest.importorskip("autocnet_jobs.extractors.isis_camera", reason="the old camera module is gone")
-    model = sensor_model(OdyThemisIr(cube(THM), band).isd())
-    camera, _ = old.isis_camera(str(THM), band)
-    line, sample = grid(model, model.lines, model.samples)
-    before = old.sensor_model(camera).ground_points(line - 0.5, sample - 0.5) * 1000.0   # km, 0-based centres
-    gap = np.linalg.norm(before - model.image_to_ground(line, sample), axis=1) / model.ground_sample_distance()
-    assert np.max(gap) < 0.02

@@ -94,7 +94,12 @@ def camera_model(ds, path: str, band: int = 1, dem: str | None = None, isd_dir: 
                            f"{cube.keyword('Instrument', 'InstrumentId') or '?'} (drivers: {', '.join(supported())})")
         else:
             try:
-                isd = check_isd(driver(cube, band).isd())
+                isd, offset = driver(cube, band).isd_with_offset()
+                check_isd(isd)
+                if offset:
+                    # the ISD is of whole framelets around the cube (usgscsm counts framelets from line 0):
+                    # cube line l is ISD line l + offset. usgscsm ignores the key; GroundModel applies it.
+                    isd["image_crop"] = {"line_offset": float(offset), "lines": cube.dimensions[0]}
             except MissingConstant as exc:
                 reasons.append(f"no camera model: the {driver.__module__.rsplit('.', 1)[-1]} driver is missing {exc}")
             else:

@@ -22,8 +22,9 @@ Sources, in order:
    extended to the pole. A mask too fragmented to outline cheaply (more than ``MAX_PARTS`` pieces or
    ``MAX_EDGES_PER_SIDE`` boundary edges per row + column, e.g. salt-and-pepper nodata) is coarsened 2x at a
    time, a coarse cell being valid when any of its cells is, and the note says so.
-3. ``camera`` - a level-1 cube's sensor model (:mod:`.isis_camera`): the same valid-pixel outline traced
-   through the camera onto the ellipsoid, or the DEM of ``camera.dem`` (:mod:`.camera_footprint`).
+3. ``camera`` - an image's sensor model (:mod:`.camera`: an ISD sidecar or an instrument driver): the same
+   valid-pixel outline traced through the camera onto the ellipsoid, or the DEM of ``camera.dem``
+   (:mod:`.camera_footprint`); an image with no valid pixel gets the footprint of its whole frame.
 4. none - ``geometry`` is None and ``note`` says why (no georeferencing, polygon or camera: the camera's reason
    names the missing constant; a CRS PROJ cannot invert, such as a Mercator with scale factor 0; no valid pixel).
 

@@ -11,8 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import sensor_model
-from .geometry import (ecef_to_lonlat, ellipsoid_intersect, lonlat_to_ecef, spheroid_radius, triaxial_intersect,
-                       triaxial_radius)
+from .geometry import (
+    ecef_to_lonlat,
+    ellipsoid_intersect,
+    lonlat_to_ecef,
+    spheroid_radius,
+    triaxial_intersect,
+    triaxial_radius,
+)
 
 CSM_OFFSET = 0.5              # CSM coordinate of a 0-based pixel centre: index + 0.5
 DEM_ITERATIONS = 30
@@ -26,6 +32,11 @@ class GroundModel:
         self.model = sensor_model(isd)
         self.dem = dem                                  # a ..dem.DemSampler or None (the ellipsoid)
         self.a, self.c = float(self.model.semi_major), float(self.model.semi_minor)
+        # A cube cropped inside a push frame's framelet has the ISD of whole framelets around it, and the crop:
+        # cube line l is ISD line l + line_offset (cameras.camera_model; usgscsm ignores the key).
+        crop = isd.get("image_crop") or {}
+        self.line_offset = float(crop.get("line_offset", 0.0))
+        self.crop_lines = crop.get("lines")
         # A triaxial body (a driver records the middle radius as radii.intermediate) is met on all three radii,
         # as ISIS does; the generic models themselves, like usgscsm's, know a spheroid only.
         radii = isd.get("radii", {})
@@ -35,10 +46,11 @@ class GroundModel:
             self.triaxial = (self.a, float(radii["intermediate"]) * scale, self.c)
 
     def size(self) -> tuple[int, int]:
-        return int(self.model.lines), int(self.model.samples)
+        return int(self.crop_lines or self.model.lines), int(self.model.samples)
 
     def _csm(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
-        return np.ravel(np.asarray(line, float)) + CSM_OFFSET, np.ravel(np.asarray(sample, float)) + CSM_OFFSET
+        return (np.ravel(np.asarray(line, float)) + CSM_OFFSET + self.line_offset,
+                np.ravel(np.asarray(sample, float)) + CSM_OFFSET)
 
     def _height(self, points: np.ndarray) -> np.ndarray:
         """DEM height (m) above the ellipsoid under body-fixed points (0 where the DEM has none)."""
@@ -89,9 +101,10 @@ class GroundModel:
         model's reach, or hidden behind the body: the pixel's own ray must come back to the point)."""
         points = self.surface_points(lon, lat)
         cl, cs = self.model.ground_to_image(points)
-        back = self.ground_points(cl - CSM_OFFSET, cs - CSM_OFFSET)
+        back = self.ground_points(cl - CSM_OFFSET - self.line_offset, cs - CSM_OFFSET)
         seen = np.linalg.norm(back - points, axis=1) < VISIBLE_TOLERANCE * self.a
-        return np.where(seen, cl - CSM_OFFSET, np.nan), np.where(seen, cs - CSM_OFFSET, np.nan)
+        return (np.where(seen, cl - CSM_OFFSET - self.line_offset, np.nan),
+                np.where(seen, cs - CSM_OFFSET, np.nan))
 
     def look(self, line, sample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ray origins in m, unit look directions, times) of 0-based pixels."""
@@ -102,9 +115,18 @@ class GroundModel:
     def sun_position(self, line, sample) -> np.ndarray:
         return self.model.sun_position(*self._csm(line, sample))
 
-    def ground_sample_distance(self) -> tuple[float, float]:
-        """(across-line, along-line) metres between neighbouring pixels at the image centre."""
+    def ground_sample_distance(self, grid: int = 5) -> tuple[float, float]:
+        """(across-line, along-line) metres between neighbouring pixels, the mean over a grid x grid of image
+        points whose rays meet the body (the centre alone misleads for an oblique view of a small body, where
+        the pixel's ground size changes several times across the image); NaN when none does."""
         lines, samples = self.size()
-        cl, cs = (lines - 1) / 2.0, (samples - 1) / 2.0
-        p = self.ground_points([cl, cl, cl + 1.0], [cs, cs + 1.0, cs])
-        return float(np.linalg.norm(p[1] - p[0])), float(np.linalg.norm(p[2] - p[0]))
+        fl, fs = np.meshgrid((np.arange(grid) + 0.5) / grid, (np.arange(grid) + 0.5) / grid)
+        cl, cs = fl.ravel() * (lines - 1), fs.ravel() * (samples - 1)
+        p = self.ground_points(np.concatenate([cl, cl, cl + 1.0]), np.concatenate([cs, cs + 1.0, cs]))
+        n = len(cl)
+        across = np.linalg.norm(p[n:2 * n] - p[:n], axis=1)
+        along = np.linalg.norm(p[2 * n:] - p[:n], axis=1)
+        ok = np.isfinite(across) & np.isfinite(along)
+        if not ok.any():
+            return float("nan"), float("nan")
+        return float(across[ok].mean()), float(along[ok].mean())

@@ -214,10 +214,20 @@ class PushFrameSensorModel:
         line = (det_line + self.line_origin - self.starting_line) / self.line_summing - self.overlap // 2
         return self.summed_height - line if self.framelets_flipped else line
 
+    def _framelet_pixel(self, framelet: np.ndarray, xyz: np.ndarray, precision: float = 0.001):
+        """(line within the framelet, sample, camera z) of ``xyz`` seen by framelet ``framelet``, through the
+        lens distortion (an off-axis framelet's distorted and undistorted lines differ by several lines)."""
+        t = self._relative_time(0.5 + self.summed_height * framelet)
+        ux, uy, z = self._detector_view(t, xyz)
+        fx, fy = self.distortion.apply(ux, uy, precision)
+        det_samp = self.itrans_s[0] + self.itrans_s[1] * fx + self.itrans_s[2] * fy
+        sample = (det_samp + self.sample_origin - self.starting_sample) / self.sample_summing
+        return self._framelet_line(fx, fy), sample, z
+
     def _frame_distance(self, framelet: np.ndarray, xyz: np.ndarray) -> np.ndarray:
-        """usgscsm calcFrameDistance: the point's line in that framelet minus the framelet's middle line."""
-        fx, fy, _ = self._detector_view(self._framelet_time(framelet), xyz)
-        return self._framelet_line(fx, fy) - self.summed_height / 2.0
+        """usgscsm calcFrameDistance: the point's line in that framelet minus the framelet's middle line (here
+        through the distortion, so that the framelet found is the one whose pixels see the point)."""
+        return self._framelet_pixel(framelet, xyz)[0] - self.summed_height / 2.0
 
     def ground_to_image(self, xyz, precision: float = 0.001) -> tuple[np.ndarray, np.ndarray]:
         xyz = np.atleast_2d(np.asarray(xyz, float))
@@ -238,15 +248,26 @@ class PushFrameSensorModel:
             start, d_start = np.where(active, end, start), np.where(active, d_end, d_start)
             end = np.where(active, new_end, end)
             d_end = np.where(active, self._frame_distance(end, xyz), d_end)
-        # the frame projection in the framelet found (getImageTime of line 0.5 + its first line)
-        t = self._relative_time(0.5 + self.summed_height * end)
-        ux, uy, z = self._detector_view(t, xyz)
-        fx, fy = self.distortion.apply(ux, uy, precision)
-        line = self._framelet_line(fx, fy) + end * self.summed_height
-        det_samp = self.itrans_s[0] + self.itrans_s[1] * fx + self.itrans_s[2] * fy
-        sample = (det_samp + self.sample_origin - self.starting_sample) / self.sample_summing
-        bad = ~np.all(np.isfinite(xyz), axis=1) | ~(z * self._away > 0)     # behind the sensor: not imaged
-        return np.where(bad, np.nan, line), np.where(bad, np.nan, sample)
+        # The secant lands on the framelet or a neighbour: of the three, the one whose pixels hold the point
+        # (line within the framelet), nearest its middle where framelets overlap on the ground.
+        best_line = np.full(n, np.nan)
+        best_sample = np.full(n, np.nan)
+        best_z = np.full(n, np.nan)
+        best_cost = np.full(n, np.inf)
+        for step in (0.0, -1.0, 1.0):
+            framelet = np.clip(end + step, 0, self.n_framelets - 1)
+            line_in, sample, z = self._framelet_pixel(framelet, xyz, precision)
+            inside = (line_in >= 0) & (line_in <= self.summed_height)
+            cost = np.where(inside, np.abs(line_in - self.summed_height / 2.0), np.inf)
+            if step == 0.0:            # usgscsm's answer stands when no framelet holds the point
+                cost = np.where(np.isfinite(cost), cost, 1e300)
+            better = cost < best_cost
+            best_cost = np.where(better, cost, best_cost)
+            best_line = np.where(better, line_in + framelet * self.summed_height, best_line)
+            best_sample = np.where(better, sample, best_sample)
+            best_z = np.where(better, z, best_z)
+        bad = ~np.all(np.isfinite(xyz), axis=1) | ~(best_z * self._away > 0)   # behind the sensor: not imaged
+        return np.where(bad, np.nan, best_line), np.where(bad, np.nan, best_sample)
 
     def ellipsoid_height(self, xyz) -> np.ndarray:
         return ellipsoid_height(xyz, self.semi_major, self.semi_minor)

@@ -373,6 +373,30 @@ class Driver:
         rate = self.line_exposure_duration
         return [[0.5, -rate * self.image_lines / 2.0, rate]]
 
+    @property
+    def radii(self) -> tuple[float, float, float]:
+        """The target's radii (km): the label's BODYnnn_RADII, else the IAU 2015 ellipsoid PROJ holds for the
+        label's TargetName (old cubes, such as MGS MOC's, carry no radii)."""
+        try:
+            return self.naif.radii()
+        except MissingConstant:
+            pass
+        import pyproj
+
+        from ...bodies import iau_body
+        target = self.instrument("TargetName") or self.cube.keyword("Instrument", "TargetName")
+        _, code = iau_body(target)
+        if code is None:
+            raise MissingConstant(f"BODYnnn_RADII (the target's radii; TargetName {target!r} is not an IAU body)")
+        ellipsoid = pyproj.CRS.from_user_input(code).ellipsoid
+        a, c = ellipsoid.semi_major_metre / 1000.0, ellipsoid.semi_minor_metre / 1000.0
+        return a, a, c
+
+    def isd_with_offset(self) -> tuple[dict, float]:
+        """(ISD, line offset): cube line l is the ISD's line l + offset. 0 for every driver whose ISD describes
+        the cube exactly; a push frame cropped inside a framelet overrides (its ISD is of whole framelets)."""
+        return self.isd(), 0.0
+
     # --- the ISD -------------------------------------------------------------------------------------------
     def spice(self) -> dict:
         """The four SPICE parts, from the cube's tables."""
@@ -388,7 +412,7 @@ class Driver:
 
     def isd(self) -> dict:
         """The ISD of the cube (the original image's geometry with the cube's crop/reduction folded in)."""
-        a, b, c = self.naif.radii()
+        a, b, c = self.radii
         isd = {"isis_camera_version": 1, "name_model": MODEL_NAMES[self.model],
                "name_platform": self.platform_name, "name_sensor": self.sensor_name,
                "image_lines": self.image_lines, "image_samples": self.image_samples,

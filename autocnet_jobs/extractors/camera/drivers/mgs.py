@@ -107,9 +107,39 @@ def fit_over_image(isd: dict, remove: Remove, pixel: float, rows: tuple[float, f
     isd["distortion_fit_max_error_pixels"] = error
 
 
+# The MOC addendum IAK (mocAddendum004.ti, the kernel ISIS loads for MOC; a copy is ALE's test datum
+# tests/pytests/data/m0402852/mocAddendum004.ti): used where an old cube's label carries no NaifKeywords.
+MOC_IAK = {
+    -94031: {"FOCAL_LENGTH": 3500.0, "ITRANSS": [0.0, 0.0, 76.1959457398412],
+             "ITRANSL": [0.0, 76.1959457398412, 0.0]},
+    -94032: {"FOCAL_LENGTH": 11.20537656, "ITRANSS": [0.0, 0.0, -142.8571429], "ITRANSL": [0.0, 142.8571429, 0.0]},
+}
+
+
 class _Moc(Level1):
     spacecraft = MGS
     model = "line_scan"
+
+    def _iak(self, key: str):
+        """A NaifKeywords value, else the MOC addendum IAK's (old cubes carry none)."""
+        if self.naif.has(f"INS{{ik}}_{key}"):
+            values = self.naif.values(f"INS{{ik}}_{key}")
+            return values[0] if key == "FOCAL_LENGTH" else values
+        if self.ikid in MOC_IAK:
+            return MOC_IAK[self.ikid][key]
+        raise MissingConstant(f"INS{self.ikid}_{key} (not in the label's NaifKeywords)")
+
+    @property
+    def focal_length(self) -> float:
+        return self._iak("FOCAL_LENGTH")
+
+    @property
+    def focal2pixel_samples(self) -> list[float]:
+        return self._iak("ITRANSS")
+
+    @property
+    def focal2pixel_lines(self) -> list[float]:
+        return self._iak("ITRANSL")
 
     def _number(self, key: str) -> float:
         value = self.instrument(key)

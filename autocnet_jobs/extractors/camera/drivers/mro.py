@@ -302,6 +302,9 @@ class MroMarci(Driver):
         isd = super().isd()
         return isd, self.line_offset
 
+    def isd_with_offset(self) -> tuple[dict, float]:
+        return self.framelet_isd(pad=1)
+
     def isd(self) -> dict:
         isd, offset = self.framelet_isd(pad=0)
         lines = level1_dimensions(self.cube)[0]
