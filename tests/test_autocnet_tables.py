@@ -70,7 +70,7 @@ def test_autocnet_columns_give_one_row_per_done_image(pg, capsys):
     cams = {p: (json.loads(c), t) for p, c, t in sql(pg, "SELECT i.path, c.camera, c.camtype FROM acn_moon.cameras c "
                                                         "JOIN acn_moon.images i ON i.id = c.image_id")}
     apollo = next(p for p in catalogue if p.endswith("AS15-M-0297_crop.cub"))
-    assert cams[apollo] == (catalogue[apollo]["camera"], "csm")
+    assert cams[apollo] == (catalogue[apollo]["camera"]["isd"], "csm")      # the ISD, as knoten/csmapi load it
     assert "images: " in out and f"images: {len(catalogue)} rows" in out
 
 

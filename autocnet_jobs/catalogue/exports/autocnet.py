@@ -87,8 +87,8 @@ def _fill(conn: Connection, schema: str, srid: int) -> None:
     s = f'"{schema}"'
     sensor = "camera::jsonb ->> 'type'"
     # AutoCNet's cam_type: isis for an ISIS3 cube with a sensor model (AutoCNet reads the cube's own SPICE), csm for
-    # a sensor model of another format (our camera JSON is laid out like an ALE ISD); NULL for map-projected images
-    # and those without a camera (AutoCNet has no sensor for them).
+    # a sensor model of another format; the cameras row holds the ISD itself (what csmapi/knoten load). NULL for
+    # map-projected images and those without a camera (AutoCNet has no sensor for them).
     # A serial two catalogue images share (one product ingested under two paths) goes to the first: AutoCNet's
     # serial is unique.
     conn.execute(text(f"""
@@ -109,7 +109,8 @@ def _fill(conn: Connection, schema: str, srid: int) -> None:
                nkeypoints = EXCLUDED.nkeypoints"""), {"srid": srid})
     conn.execute(text(f"""
         INSERT INTO {s}.cameras (id, image_id, camera, camtype)
-        SELECT id, id, camera::text, CASE WHEN {sensor} = 'csm' THEN 'csm' END
+        SELECT id, id, CASE WHEN {sensor} = 'csm' THEN (camera::jsonb -> 'isd')::text ELSE camera::text END,
+               CASE WHEN {sensor} = 'csm' THEN 'csm' END
         FROM images WHERE srid = :srid AND camera IS NOT NULL AND {sensor} IS NOT NULL
         ON CONFLICT (image_id) DO UPDATE SET camera = EXCLUDED.camera, camtype = EXCLUDED.camtype"""),
         {"srid": srid})

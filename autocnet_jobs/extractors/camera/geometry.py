@@ -40,7 +40,8 @@ def lagrange_interp(values: np.ndarray, start_time: float, del_time: float, time
     if n < 2:
         raise ValueError("at least 2 points are needed for Lagrange interpolation")
     fndex = (t - start_time) / del_time
-    index = np.clip(np.trunc(fndex).astype(np.int64), 0, n - 2)   # C's static_cast<int> truncates
+    # C's static_cast<int> truncates; a NaN time (a look that missed) gives NaN values, not a cast warning
+    index = np.clip(np.trunc(np.nan_to_num(fndex)).astype(np.int64), 0, n - 2)
     order = np.full(len(t), 2)
     order[(index >= 1) & (index < n - 2)] = 4
     order[(index >= 2) & (index < n - 3)] = 6
