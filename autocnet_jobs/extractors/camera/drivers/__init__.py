@@ -1,7 +1,10 @@
 """Instrument drivers: an ISIS cube's label + attached SPICE -> an ISD, one small module per mission.
 
 Adding an instrument is a new module with a :class:`~.base.Driver` subclass and one line in
-:data:`DRIVER_MODULES`. :func:`driver_for` picks the driver whose ``spacecraft`` and ``instruments`` match the
+:data:`DRIVER_MODULES`. What drivers share lives beside them: ``cube`` (the cube, its NaifKeywords and SPICE
+tables as ISD parts), ``base`` (the Driver class: ALE's IsisLabel + IsisSpice defaults, the AlphaCube fold),
+``framing`` (ISIS framing cameras: CSM origins, one epoch, whole summing), ``level1`` (line scanners whose cube
+was map-projected) and ``fitting`` (usgscsm distortions fitted to ISIS lens maps usgscsm lacks). :func:`driver_for` picks the driver whose ``spacecraft`` and ``instruments`` match the
 label's ``Instrument`` group (upper case, spaces and underscores alike).
 """
 from __future__ import annotations

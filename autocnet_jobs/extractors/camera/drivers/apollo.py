@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import utc_to_et
-from .near import IsisFramingDriver
+from .framing import IsisFramingDriver
 
 HALF_TURN_X = (1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, -1.0)     # diag(1, -1, -1), row-major
 

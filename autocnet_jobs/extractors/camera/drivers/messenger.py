@@ -14,7 +14,7 @@ Follows ISIS ``MdisCamera`` (isis/src/messenger/objs/MdisCamera/MdisCamera.cpp) 
 """
 from __future__ import annotations
 
-from .near import IsisFramingDriver
+from .framing import IsisFramingDriver
 
 
 class MessengerMdis(IsisFramingDriver):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ...isis_tables import numbers
 from .base import MissingConstant
-from .mro import Level1
+from .level1 import Level1
 
 # ISIS ThemisIrCamera.cpp / ThemisIrDistortionMap.cpp, per filter 1..10 (moved here from extractors/instruments.py)
 THEMIS_IR = {

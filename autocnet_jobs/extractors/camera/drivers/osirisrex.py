@@ -24,36 +24,12 @@ ALE has no TAGCAMS driver; the TAGCAMS conversion above is exact (ISIS's gtest p
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from ....errors import CameraDataError
 from .base import MissingConstant
-from .near import IsisFramingDriver
-
-
-def _cubic_terms(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """usgscsm computeTransverseDistortion's ten terms, in its order."""
-    return np.column_stack([np.ones_like(x), x, y, x * x, x * y, y * y, x ** 3, x * x * y, x * y * y, y ** 3])
-
-
-def fit_transverse(apply: Callable, half_x: float, half_y: float, centre=(0.0, 0.0), n: int = 61
-                   ) -> tuple[dict, float]:
-    """usgscsm ``transverse`` coefficients fitted to ``apply`` (undistorted -> distorted focal plane mm).
-
-    Least squares over an n x n grid of the rectangle ``centre`` +- (half_x, half_y) mm; returns the ISD's
-    ``{"transverse": {"x": [...], "y": [...]}}`` and the largest residual (mm) on the grid.
-    """
-    gx = centre[0] + np.linspace(-half_x, half_x, n)
-    gy = centre[1] + np.linspace(-half_y, half_y, n)
-    ux, uy = (a.ravel() for a in np.meshgrid(gx, gy))
-    dx, dy = apply(ux, uy)
-    terms = _cubic_terms(ux, uy)
-    cx = np.linalg.lstsq(terms, dx, rcond=None)[0]
-    cy = np.linalg.lstsq(terms, dy, rcond=None)[0]
-    residual = float(np.max(np.hypot(terms @ cx - dx, terms @ cy - dy)))
-    return {"transverse": {"x": cx.tolist(), "y": cy.tolist()}}, residual
+from .fitting import fit_transverse
+from .framing import IsisFramingDriver
 
 
 class OsirisRexOcams(IsisFramingDriver):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import utc_to_et
-from .near import IsisFramingDriver
+from .framing import IsisFramingDriver
 from .osirisrex import fit_transverse
 
 

@@ -14,7 +14,7 @@ marks measured in the image (the label's Reseaus group) against a master reseau 
 from __future__ import annotations
 
 from .base import MissingConstant
-from .near import IsisFramingDriver
+from .framing import IsisFramingDriver
 
 # Focal length (mm) per (spacecraft, camera). Source: ISIS VikingCamera.cpp SetFocalLength (as ALE's driver).
 FOCAL_LENGTH = {
