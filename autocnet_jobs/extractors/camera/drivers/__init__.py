@@ -4,7 +4,8 @@ Adding an instrument is a new module with a :class:`~.base.Driver` subclass and 
 :data:`DRIVER_MODULES`. What drivers share lives beside them: ``cube`` (the cube, its NaifKeywords and SPICE
 tables as ISD parts), ``base`` (the Driver class: ALE's IsisLabel + IsisSpice defaults, the AlphaCube fold),
 ``framing`` (ISIS framing cameras: CSM origins, one epoch, whole summing), ``level1`` (line scanners whose cube
-was map-projected) and ``fitting`` (usgscsm distortions fitted to ISIS lens maps usgscsm lacks). :func:`driver_for` picks the driver whose ``spacecraft`` and ``instruments`` match the
+was map-projected) and ``fitting`` (usgscsm distortions fitted to ISIS lens maps usgscsm lacks).
+:func:`driver_for` picks the driver whose ``spacecraft`` and ``instruments`` match the
 label's ``Instrument`` group (upper case, spaces and underscores alike).
 """
 from __future__ import annotations

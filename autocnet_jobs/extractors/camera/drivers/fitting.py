@@ -76,3 +76,21 @@ def detector_to_focal(isd: dict, line: np.ndarray, sample: np.ndarray) -> tuple[
     t2 = np.asarray(sample, float) - isd["detector_center"]["sample"] - ts[0]
     det = tl[1] * ts[2] - tl[2] * ts[1]
     return (ts[2] * t1 - tl[2] * t2) / det, (-ts[1] * t1 + tl[1] * t2) / det
+
+
+def fit_over_image(isd: dict, remove: Remove, pixel: float, rows: tuple[float, float], margin: float) -> None:
+    """Replace the ISD's distortion with the fit of ``remove`` over the image: its samples on detector ``rows``
+    (CSM detector lines, first and last), and with a weight of 1/20 a ``margin`` of detector pixels around them
+    (where ground -> image searches pass); record the worst error on the image in detector pixels."""
+    s0 = isd["starting_detector_sample"]
+    s1 = s0 + isd["image_samples"] * isd["detector_sample_summing"]
+    pad = max(2.0, 0.02 * (s1 - s0))
+    sample, line = np.meshgrid(np.linspace(s0, s1, 121), np.linspace(rows[0], rows[1], 9))
+    outer_s, outer_l = np.meshgrid(np.linspace(s0 - pad, s1 + pad, 61),
+                                   [rows[0] - margin, rows[0] - margin / 2, rows[1] + margin / 2, rows[1] + margin])
+    x, y = detector_to_focal(isd, np.concatenate([line.ravel(), outer_l.ravel()]),
+                             np.concatenate([sample.ravel(), outer_s.ravel()]))
+    weight = np.concatenate([np.ones(line.size), np.full(outer_l.size, 0.05)])
+    isd["optical_distortion"], error = fit_distortion(remove, x, y, pixel,
+                                                      isd["focal_length_model"]["focal_length"], weight)
+    isd["distortion_fit_max_error_pixels"] = error

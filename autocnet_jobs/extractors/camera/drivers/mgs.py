@@ -23,7 +23,7 @@ import numpy as np
 
 from ...isis_tables import numbers
 from .base import MissingConstant
-from .fitting import Remove, detector_to_focal, fit_distortion
+from .fitting import fit_over_image
 from .level1 import Level1
 
 MGS = ("MARS GLOBAL SURVEYOR", "MARS_GLOBAL_SURVEYOR", "MGS")
@@ -37,24 +37,6 @@ MOC_WA_DISTORTION = {
     "BLUE": ((1.000246, 0.4612695, 0.2352545, 0.3535922, -0.2853861, 0.5574971), 1.000452),
 }
 MOC_NA_ORIGIN = 1024.5                  # ISIS MocNarrowAngleCamera.cpp SetDetectorOrigin(1024.5, 0.0)
-
-def fit_over_image(isd: dict, remove: Remove, pixel: float, rows: tuple[float, float], margin: float) -> None:
-    """Replace the ISD's distortion with the fit of ``remove`` over the image: its samples on detector ``rows``
-    (CSM detector lines, first and last), and with a weight of 1/20 a ``margin`` of detector pixels around them
-    (where ground -> image searches pass); record the worst error on the image in detector pixels."""
-    s0 = isd["starting_detector_sample"]
-    s1 = s0 + isd["image_samples"] * isd["detector_sample_summing"]
-    pad = max(2.0, 0.02 * (s1 - s0))
-    sample, line = np.meshgrid(np.linspace(s0, s1, 121), np.linspace(rows[0], rows[1], 9))
-    outer_s, outer_l = np.meshgrid(np.linspace(s0 - pad, s1 + pad, 61),
-                                   [rows[0] - margin, rows[0] - margin / 2, rows[1] + margin / 2, rows[1] + margin])
-    x, y = detector_to_focal(isd, np.concatenate([line.ravel(), outer_l.ravel()]),
-                             np.concatenate([sample.ravel(), outer_s.ravel()]))
-    weight = np.concatenate([np.ones(line.size), np.full(outer_l.size, 0.05)])
-    isd["optical_distortion"], error = fit_distortion(remove, x, y, pixel,
-                                                      isd["focal_length_model"]["focal_length"], weight)
-    isd["distortion_fit_max_error_pixels"] = error
-
 
 # The MOC addendum IAK (mocAddendum004.ti, the kernel ISIS loads for MOC; a copy is ALE's test datum
 # tests/pytests/data/m0402852/mocAddendum004.ti): used where an old cube's label carries no NaifKeywords.

@@ -15,6 +15,7 @@ import numpy as np
 
 from ...isis_tables import numbers
 from .base import Driver, MissingConstant
+from .fitting import fit_over_image
 from .level1 import Level1, level1_dimensions
 
 MRO = ("MARS_RECONNAISSANCE_ORBITER", "MARS RECONNAISSANCE ORBITER", "MRO")
@@ -262,7 +263,6 @@ class MroMarci(Driver):
                     "center_ephemeris_time": first_time + n * rate / 2.0})
         self.line_offset = first - f0 * height
         # MarciDistortionMap fitted over the band's framelet rows and the image's samples
-        from .mgs import fit_over_image
         row = isd["starting_detector_line"]
         fit_over_image(isd, self.remove_distortion, self.naif.value("INS{ik}_PIXEL_SIZE"),
                        (row, row + MARCI_FRAMELET_ROWS), 8.0)
