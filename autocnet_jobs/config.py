@@ -175,6 +175,7 @@ def _validate(cfg: dict, source: str) -> None:
                           f"ISD sidecars (IMAGE_STEM.json) or null")
     if cfg["cluster"]["backend"] == "address" and not cfg["cluster"]["address"]:
         raise ConfigError(f"cluster.backend is 'address' in {source} but cluster.address is not set")
+    cfg["database"]["url"] = database_url(cfg["database"]["url"])
     _check_database_url(cfg["database"]["url"], source)
     _check_security(cfg["cluster"]["security"], source)
     if cfg["pyro"]["tls"] == "always" and cfg["cluster"]["security"] == "none":
@@ -203,6 +204,20 @@ def _check_security(value: Any, source: str) -> None:
             raise ConfigError(f"{name}: {key} {path!r} is not a readable file")
 
 
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".gpkg")
+
+
+def database_url(value: str) -> str:
+    """``value`` as a database URL: a plain path to an SQLite file (existing, or new with a ``.db``, ``.sqlite``,
+    ``.sqlite3`` or ``.gpkg`` name) becomes ``sqlite:///ABSOLUTE_PATH``; anything else is left for the check."""
+    if not isinstance(value, str) or "://" in value:
+        return value
+    path = os.path.expanduser(value)
+    if os.path.isfile(path) or path.lower().endswith(SQLITE_SUFFIXES):
+        return f"sqlite:///{os.path.abspath(path)}"
+    return value
+
+
 def _check_database_url(url: str, source: str) -> None:
     """Only SQLite and PostgreSQL URLs; anything else would surface as the writer failing to start."""
     from sqlalchemy.engine import make_url
@@ -214,8 +229,8 @@ def _check_database_url(url: str, source: str) -> None:
         backend = None
     if backend not in ("sqlite", "postgresql"):
         shown = repr(url) if "@" not in url else "(not shown: it may hold a password)"
-        raise ConfigError(f"config key 'database.url' in {source} must be sqlite:///FILE or "
-                          f"postgresql+psycopg://user@host:port/db, got {shown}")
+        raise ConfigError(f"config key 'database.url' in {source} must be sqlite:///FILE, a path to a "
+                          f"{'/'.join(SQLITE_SUFFIXES)} file or postgresql+psycopg://user@host:port/db, got {shown}")
 
 
 def get(cfg: Mapping, dotted: str) -> Any:

@@ -16,7 +16,7 @@ import pytest
 
 from autocnet_jobs import cli
 
-from .conftest import link_images
+from .conftest import link_images, sample
 
 CLI = str(Path(sys.executable).with_name("autocnet-jobs"))
 APOLLO = ["AS15-M-0297_crop.cub", "AS15-M-0298_crop.cub"]   # the Moon near 145°E, 20°S, overlapping
@@ -127,12 +127,31 @@ def test_read_only_commands_on_files_and_urls_that_are_no_catalogue(capsys, tmp_
     cases = {f"sqlite:///{tmp_path}/notes.txt": "file is not a database",
              f"sqlite:///{tmp_path}/folder.db": "is a folder",
              "sqlite://": "in-memory",
-             "notaurl": "sqlite:///FILE or postgresql+psycopg://",
-             "mysql://u@h/db": "sqlite:///FILE or postgresql+psycopg://"}
+             "notaurl": "sqlite:///FILE, a path to a .db/.sqlite/.sqlite3/.gpkg file or postgresql+psycopg://",
+             "mysql://u@h/db": "sqlite:///FILE, a path to a .db/.sqlite/.sqlite3/.gpkg file or postgresql+psycopg://"}
     for url, expected in cases.items():
         assert_user_error(*run_main(capsys, "status", "--db", url)[::2], expected)
     assert "u@h" not in run_main(capsys, "status", "--db", "mysql://u@h/db")[2]  # may hold a password
     assert listing(tmp_path) == before
+
+
+def test_db_takes_a_plain_sqlite_path(tmp_path, capsys, monkeypatch):
+    """Issue 25 item 5: ``--db cat.db`` is the SQLite file cat.db, new or existing, relative to the folder."""
+    from autocnet_jobs import config
+    monkeypatch.chdir(tmp_path)
+    assert config.database_url("cat.db") == f"sqlite:///{tmp_path}/cat.db"
+    assert config.database_url("~/x.gpkg").startswith("sqlite:////")
+    assert config.database_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert config.database_url("notaurl") == "notaurl"                  # still refused by the check
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "a.tif").symlink_to(sample("RGB.byte.tif"))
+    res = run_cli("add", str(images), "--ext", "tif", "--db", "cat.db", "--output-dir", "kps", "--no-progress",
+                  cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "cat.db").is_file()
+    rc, out, err = run_main(capsys, "status", "--db", "cat.db")           # an existing file, by its path
+    assert rc == 0 and "done" in out, err
 
 
 def test_read_only_commands_on_postgis_without_a_catalogue(capsys, postgis_url, fresh_pg_db):

@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--config", help="YAML config file (default: $autocnet_config, else built-in defaults)")
-        sp.add_argument("--db", help="database URL, overrides database.url")
+        sp.add_argument("--db", help="database URL, or a path to an SQLite file (.db, .sqlite, .gpkg); overrides "
+                                     "database.url")
 
     workers = _int_range(1)
     a = sub.add_parser("add", help="ingest every DIR/*.EXT (with -r, in subfolders too) and wait for the run to finish")
