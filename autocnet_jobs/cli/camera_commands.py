@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AutocnetJobsError
+from .options import UsageError, _config
 
 ISIS_OFFSET = 1.0            # ISIS pixel = package (0-based centre) pixel + 1
 
@@ -37,7 +38,6 @@ def add_point_parser(sub, common) -> None:
 
 
 def _usage(message: str) -> AutocnetJobsError:
-    from . import UsageError
     return UsageError(message)
 
 
@@ -84,8 +84,6 @@ def point(camera: dict, sample: float | None = None, line: float | None = None, 
 
 
 def cmd_point(args: argparse.Namespace) -> int:
-    from . import _config
-
     pixel = args.sample is not None or args.line is not None
     ground = args.lon is not None or args.lat is not None
     if pixel == ground or (pixel and None in (args.sample, args.line)) or (ground and None in (args.lon, args.lat)):
