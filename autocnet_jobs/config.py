@@ -13,10 +13,12 @@ from typing import Any, Mapping
 
 import yaml
 
+from .defaults import defaults
 from .errors import ConfigError
 
+__all__ = ["defaults", "load", "get", "job_settings", "database_url"]
+
 ENV_VAR = "autocnet_config"
-_DEFAULTS_PATH = Path(__file__).with_name("defaults.yml")
 
 # Keys whose default is null but which take a value of this type when set.
 _NULLABLE: dict[str, tuple[type, ...]] = {
@@ -53,12 +55,6 @@ SECURITY_FILES = {"ca_file": True, "cert": True, "key": False}  # file -> requir
 _AUTO_OR_COUNT = ("cluster.max_in_flight", "cluster.images_per_task")
 _POSITIVE = {"cluster.n_workers", "cluster.maxfailures", "database.batch_size", "reading.band",
              "pyro.max_message_size", "cluster.worker_grace"}
-
-
-def defaults() -> dict[str, Any]:
-    """A fresh copy of the built-in defaults."""
-    with open(_DEFAULTS_PATH) as f:
-        return yaml.safe_load(f)
 
 
 def load(config: str | os.PathLike | Mapping | None = None) -> dict[str, Any]:

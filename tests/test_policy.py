@@ -17,7 +17,7 @@ RULES = Rules(maxfailures=3, job_timeout=60.0, max_requeues=2)
 W1 = {"host": "n1", "pid": "11", "address": "tcp://n1:1"}
 W2 = {"host": "n2", "pid": "22", "address": "tcp://n2:2"}
 # Every failure kind (README); the permanent ones are errors.PERMANENT_KINDS.
-KINDS = ("unreadable", "unsupported_format", "no_data", "no_such_band", "camera_data", "extraction_error",
+KINDS = ("unreadable", "unsupported_format", "no_data", "no_such_band", "camera_data", "isd_invalid", "extraction_error",
          "write_error", "worker_died", "timeout", "callback_error", "db_write_error", "unexpected_error")
 Q, R, WR, D, F = JobState.QUEUED, JobState.RUNNING, JobState.WRITING, JobState.DONE, JobState.FAILED
 

@@ -22,7 +22,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from .. import config
+from ..defaults import defaults as builtin_defaults
 from ..errors import ConfigError, ExtractionError, NoData
 from .keypoint_file import COLUMNS
 from .reading import estimate_stretch, read_band_8bit
@@ -45,7 +45,7 @@ def effective_settings(extractor_settings: dict) -> dict[str, Any]:
     pixels in every tile; an overlap of at least twice that keeps the seams from becoming strips without
     keypoints, and a tile must be more than twice its overlap.
     """
-    defaults = config.defaults()["extractor"]
+    defaults = builtin_defaults()["extractor"]
     unknown = set(extractor_settings) - set(defaults)
     if unknown:
         raise ConfigError(f"unknown extractor setting(s) {sorted(unknown)}; known: {sorted(defaults)}")
