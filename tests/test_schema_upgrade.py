@@ -1,4 +1,4 @@
-"""Schema version 4 catalogues upgraded in place to version 5 (issue 16 item 4, issue 18 item 1).
+"""Schema version 4 and 5 catalogues upgraded in place to version 6 (issue 16 item 4, issue 18 item 1, issue 25).
 
 The version 4 catalogues are real ones, made by the version 4 package itself on sample images (tests/data/
 make_v4_catalogues.py says how): a SQLite file, and a PostGIS database as ``pg_dump --inserts`` wrote it. What
@@ -42,7 +42,7 @@ def _check_upgraded(url: str, before: dict, query) -> None:
     (tmp_record,) = [faults.tiny_record(__file__, {})]
     store.write([dict(tmp_record, spacecraft="MRO", start_time="2009-02-18T09:56:36.299Z")], [])
     store.close()
-    assert query("SELECT version FROM schema_info") == [(schema.SCHEMA_VERSION,)] and schema.SCHEMA_VERSION == 5
+    assert query("SELECT version FROM schema_info") == [(schema.SCHEMA_VERSION,)] and schema.SCHEMA_VERSION == 6
     # the CRS: once per distinct WKT, referenced by each image that had it
     wkts = {wkt for wkt, _ in before["images"].values() if wkt}
     assert len(wkts) >= 2
@@ -106,3 +106,71 @@ def test_a_version_4_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
     assert set(schema.ACQUISITION_INDEXES) <= indexes
     kinds = dict(query("SELECT relname, relkind::text FROM pg_class WHERE relname IN ('jobs', 'job_states')"))
     assert kinds == {"jobs": "v", "job_states": "r"}
+
+
+# --- version 5 -> 6: the sensor cameras move into the cameras table ------------------------------------------
+
+def _v5_cameras(query) -> dict:
+    """path -> camera JSON of a version 5 catalogue, through plain SQL."""
+    return {p: (json.loads(cam) if isinstance(cam, str) else cam)
+            for p, cam in query("SELECT path, camera FROM images")}
+
+
+def _check_v6(url: str, before: dict, query) -> None:
+    from autocnet_jobs.extractors.camera.drivers import cube_isd
+
+    from .camera_data import CAMERA_DIR
+    store = open_store(url)
+    store.connect()                      # upgrades
+    (record,) = [faults.tiny_record(__file__, {})]
+    isd = cube_isd(str(CAMERA_DIR / "ctxTestImage.cub"))
+    camera = {"type": "csm", "model": isd["name_model"], "isd_source": "driver", "isd": isd}
+    store.write([dict(record, camera=camera)], [])
+    store.close()
+    assert query("SELECT version FROM schema_info") == [(6,)]
+    sensors = {p for p, cam in before.items() if cam and cam["type"] in ("framing", "line_scan")}
+    assert len(sensors) == 2
+    moved = {p: (model, json.loads(isd) if isinstance(isd, str) else isd) for p, model, isd in query(
+        "SELECT i.path, c.model, c.isd FROM cameras c JOIN images i ON i.id = c.image_id")}
+    assert set(moved) == sensors | {record["path"]}
+    for path in sensors:                 # the whole version 5 camera, as it was, in the cameras table
+        assert moved[path] == (before[path]["name_model"], before[path])
+    assert moved[record["path"]] == (isd["name_model"], isd)
+    rows = {p: (json.loads(cam) if isinstance(cam, str) else cam) for p, cam in query(
+        "SELECT path, camera FROM images")}
+    for path in sensors:                 # the images row keeps a small part
+        assert rows[path]["type"] == before[path]["type"] and "instrument_pointing" not in rows[path]
+        assert len(json.dumps(rows[path])) < 1024
+    assert rows[record["path"]] == {k: v for k, v in camera.items() if k != "isd"}
+    # readers see each camera as it was written
+    read = {r["path"]: r["camera"] for r in queries.images(url)}
+    assert {p: read[p] for p in before} == before
+    assert read[record["path"]] == camera
+
+
+def test_a_version_5_sqlite_file_is_upgraded(tmp_path: Path) -> None:
+    db = tmp_path / "catalogue.db"
+    shutil.copy(DATA / "catalogue_v5.db", db)
+
+    def query(sql: str):
+        con = sqlite3.connect(db)
+        rows = con.execute(sql).fetchall()
+        con.close()
+        return rows
+
+    assert query("SELECT version FROM schema_info") == [(5,)]
+    _check_v6(f"sqlite:///{db}", _v5_cameras(query), query)
+
+
+def test_a_version_5_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
+    dump = "\n".join(line for line in (DATA / "catalogue_v5_postgis.sql").read_text().splitlines()
+                     if not line.startswith("\\"))          # psql's \restrict lines: not SQL
+    with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
+        con.execute(dump)
+
+    def query(sql: str):
+        with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
+            return [tuple(r) for r in con.execute(sql).fetchall()]
+
+    assert query("SELECT version FROM schema_info") == [(5,)]
+    _check_v6(fresh_pg_db, _v5_cameras(query), query)

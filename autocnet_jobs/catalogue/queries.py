@@ -28,6 +28,7 @@ from .schema import (  # noqa: F401 - JobState: the job states, for the views
     TIME_COLUMNS,
     JobState,
     as_utc,
+    join_camera,
     sqlite_time,
     utc_datetime,
 )
@@ -212,7 +213,9 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
     """Image rows, optionally only those whose footprint bounds meet one of ``boxes`` (index-backed)."""
     cols = ", ".join(_COLUMNS)
     geom = "ST_AsBinary(footprint)" if postgis else "footprint"
-    sql = f"SELECT {cols}, camera, {geom} AS fp FROM images WHERE 1=1"
+    # The camera's ISD is in its own table (schema 6): joined back into the camera dict (schema.join_camera).
+    sql = (f"SELECT {cols}, camera, cameras.isd AS camera_isd, {geom} AS fp FROM images "
+           f"LEFT JOIN cameras ON cameras.image_id = images.id WHERE 1=1")
     params: dict[str, Any] = {}
     if body:
         sql += " AND lower(body) = lower(:body)"
@@ -240,8 +243,9 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
         for col in TIME_COLUMNS:  # SQLite keeps them as text: the same aware datetimes as PostGIS gives
             if isinstance(d.get(col), str):
                 d[col] = utc_datetime(d[col])
-        if isinstance(d.get("camera"), str):
-            d["camera"] = json.loads(d["camera"])
+        camera, isd = d.pop("camera"), d.pop("camera_isd")
+        camera = json.loads(camera) if isinstance(camera, str) else camera
+        d["camera"] = join_camera(camera, json.loads(isd) if isinstance(isd, str) else isd)
         out.append(d)
     return out
 

@@ -28,10 +28,12 @@ from sqlalchemy import (
 
 from ..extractors.record import ACQUISITION_KEYS, RECORD_KEYS, VIEWING_KEYS
 
-SCHEMA_VERSION = 5  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB).
+SCHEMA_VERSION = 6  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB).
 # 4: Earth footprints in geodetic WGS84 (EPSG:4326), no longer planetocentric (IAU_2015:39900).
 # 5: acquisition columns (ACQUISITION_KEYS, VIEWING_KEYS, resolution); the CRS WKT once per CRS in the crs table
 #    (images.crs_id), no longer per image nor inside the camera JSON.
+# 6: a sensor camera's ISD (hundreds of KB for a line scanner) in its own table, cameras(image_id, model, isd):
+#    the images row every spatial query reads keeps the camera's small part only (split_camera).
 
 class JobState(str, Enum):
     """A job's state. The jobs table keeps all but ``writing`` (a record on its way to the writer is ``queued``
@@ -65,6 +67,36 @@ ACQUISITION_INDEXES = {"images_instrument_ci": "lower(instrument)", "images_spac
 TIME_COLUMNS = ("start_time", "stop_time")
 # Keys of a camera dict that hold the CRS the crs table holds: dropped from the stored camera JSON.
 CAMERA_CRS_KEYS = ("crs_wkt", "geographic_crs_wkt")
+
+# What a schema 5 sensor camera (the hand-written framing/line-scan models before ISDs) keeps in its images row;
+# the whole dict goes to the cameras table as it was.
+_LEGACY_SENSOR_TYPES = ("framing", "line_scan")
+_LEGACY_ROW_KEYS = ("type", "name_model", "name_platform", "name_sensor", "ground_sample_distance_m", "dem")
+
+
+def split_camera(camera):
+    """(what the images row keeps, the ISD for the cameras table or None, its model name or None).
+
+    A sensor camera (``type: csm``) keeps everything but its ``isd``; a schema 5 sensor dict keeps a few
+    describing keys and goes to the cameras table whole; any other camera (affine, a plug-in's, none) stays in
+    the row. :func:`join_camera` undoes it."""
+    if not isinstance(camera, dict):
+        return camera, None, None
+    if camera.get("isd") is not None:
+        return {k: v for k, v in camera.items() if k != "isd"}, camera["isd"], camera.get("model")
+    if camera.get("type") in _LEGACY_SENSOR_TYPES:
+        return {k: camera[k] for k in _LEGACY_ROW_KEYS if k in camera}, camera, camera.get("name_model")
+    return camera, None, None
+
+
+def join_camera(row_camera, isd):
+    """The camera a record had, from its images row's part and its cameras row's ISD (see split_camera)."""
+    if isd is None or not isinstance(row_camera, dict):
+        return row_camera
+    if row_camera.get("type") in _LEGACY_SENSOR_TYPES:
+        return isd
+    return {**row_camera, "isd": isd}
+
 
 # Integer SRIDs for IAU_2015 codes: PostGIS requires srid <= 998999, IAU codes of small bodies are larger.
 _SRID_PLANETS = 800000
@@ -187,6 +219,13 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("worker", Text),
         Column("updated_at", DateTime(timezone=True), server_default=func.now()),
         Column("seq", BigInteger, nullable=False, default=0),
+    )
+    # A sensor camera's ISD, one row per image that has one (split_camera), written with its images row.
+    Table(
+        "cameras", md,
+        Column("image_id", Integer, primary_key=True, autoincrement=False),
+        Column("model", String(64)),
+        Column("isd", JSON, nullable=False),
     )
     Table("job_clock", md, Column("id", Integer, primary_key=True, autoincrement=False),
           Column("seq", BigInteger, nullable=False))

@@ -85,7 +85,7 @@ def _existing_srid(conn: Connection, schema: str) -> int | None:
 
 def _fill(conn: Connection, schema: str, srid: int) -> None:
     s = f'"{schema}"'
-    sensor = "camera::jsonb ->> 'type'"
+    sensor = "camera::jsonb ->> 'type'"          # the images row's camera; its ISD is in the cameras table
     # AutoCNet's cam_type: isis for an ISIS3 cube with a sensor model (AutoCNet reads the cube's own SPICE), csm for
     # a sensor model of another format; the cameras row holds the ISD itself (what csmapi/knoten load). NULL for
     # map-projected images and those without a camera (AutoCNet has no sensor for them).
@@ -109,9 +109,10 @@ def _fill(conn: Connection, schema: str, srid: int) -> None:
                nkeypoints = EXCLUDED.nkeypoints"""), {"srid": srid})
     conn.execute(text(f"""
         INSERT INTO {s}.cameras (id, image_id, camera, camtype)
-        SELECT id, id, CASE WHEN {sensor} = 'csm' THEN (camera::jsonb -> 'isd')::text ELSE camera::text END,
+        SELECT i.id, i.id, CASE WHEN {sensor} = 'csm' THEN c.isd::text ELSE i.camera::text END,
                CASE WHEN {sensor} = 'csm' THEN 'csm' END
-        FROM images WHERE srid = :srid AND camera IS NOT NULL AND {sensor} IS NOT NULL
+        FROM images i LEFT JOIN cameras c ON c.image_id = i.id
+        WHERE i.srid = :srid AND i.camera IS NOT NULL AND {sensor} IS NOT NULL
         ON CONFLICT (image_id) DO UPDATE SET camera = EXCLUDED.camera, camtype = EXCLUDED.camtype"""),
         {"srid": srid})
     for table in ("images", "keypoints", "cameras"):  # AutoCNet's own inserts continue after our ids

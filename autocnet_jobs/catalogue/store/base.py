@@ -8,6 +8,7 @@ upserting on the path, so a batch re-sent after a crash or a lost connection lea
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from typing import Any, Iterable
 
@@ -45,6 +46,7 @@ class Store:
         self.metadata = schema.build_metadata(self.postgis)
         self.images = self.metadata.tables["images"]
         self.jobs = self.metadata.tables["job_states"]  # the jobs not done; ``jobs`` is a view (schema.JOBS_VIEW)
+        self.cameras = self.metadata.tables["cameras"]
         self.conn: Connection | None = None
         self._crs_ids: dict[str, int] = {}  # WKT -> crs.id, as committed
 
@@ -76,13 +78,15 @@ class Store:
             version = self.conn.execute(select(info.c.version)).scalar()
             if version is None:
                 self.conn.execute(info.insert().values(version=schema.SCHEMA_VERSION))
-            elif version in (2, 3, 4):
+            elif version in (2, 3, 4, 5):
                 if version == 2:
                     # 2 -> 3 only widened the size columns (SQLite's INTEGER is 64-bit already).
                     self._widen_sizes()
-                self._to_version_5()  # before 3 -> 4, which reads the CRS from the crs table
+                if version < 5:
+                    self._to_version_5()  # before 3 -> 4, which reads the CRS from the crs table
                 if version < 4:
                     self._earth_to_wgs84()  # 3 -> 4
+                self._to_version_6()
                 self.conn.execute(info.update().values(version=schema.SCHEMA_VERSION))
                 log.warning("database %s upgraded from schema version %d to %d", safe_url(self.url), version,
                             schema.SCHEMA_VERSION)
@@ -130,6 +134,28 @@ class Store:
             self.conn.exec_driver_sql(f"INSERT INTO job_states ({cols}, seq) SELECT {cols}, 1 FROM jobs "
                                       "WHERE state <> 'done'")
             self.conn.exec_driver_sql("DROP TABLE jobs")
+
+    def _to_version_6(self) -> None:
+        """Schema 5 -> 6, in place: each sensor camera moves into the cameras table (schema.split_camera), its
+        images row keeping the small part. In pages of rows, by id."""
+        images = self.images
+        done = 0
+        while True:
+            rows = self.conn.execute(select(images.c.id, images.c.camera).where(images.c.camera.is_not(None))
+                                     .where(images.c.id > done).order_by(images.c.id).limit(500)).all()
+            if not rows:
+                return
+            cams = []
+            for row_id, camera in rows:
+                if isinstance(camera, str):
+                    camera = json.loads(camera)
+                small, isd, model = schema.split_camera(camera)
+                if isd is not None:
+                    cams.append({"image_id": row_id, "model": model, "isd": isd})
+                    self.conn.execute(images.update().where(images.c.id == row_id).values(camera=small))
+            if cams:
+                self._upsert_cameras(cams)
+            done = rows[-1][0]
 
     def _drop_camera_crs(self) -> None:
         raise NotImplementedError
@@ -199,7 +225,28 @@ class Store:
             if records:
                 seq += len(job_rows)
                 self._upsert_images(records, range(seq + 1, seq + 1 + len(records)), new_crs)
+                self._write_cameras(records)
         self._crs_ids.update(new_crs)  # only once committed: a rolled back crs row has no id
+
+    def _write_cameras(self, records: list[dict]) -> None:
+        """The records' ISDs into the cameras table, in the images rows' transaction: upserted for an image with
+        a sensor camera, deleted for one re-extracted without (schema.split_camera)."""
+        isds = {}
+        for rec in records:
+            _, isd, model = schema.split_camera(rec.get("camera"))
+            isds[rec["path"]] = (model, isd)
+        ids = dict(self.conn.execute(select(self.images.c.path, self.images.c.id)
+                                     .where(self.images.c.path.in_(list(isds)))).all())
+        gone = [ids[p] for p, (_, isd) in isds.items() if isd is None and p in ids]
+        if gone:
+            self.conn.execute(self.cameras.delete().where(self.cameras.c.image_id.in_(gone)))
+        rows = [{"image_id": ids[p], "model": model, "isd": isd} for p, (model, isd) in isds.items()
+                if isd is not None and p in ids]
+        if rows:
+            self._upsert_cameras(rows)
+
+    def _upsert_cameras(self, rows: list[dict]) -> None:
+        raise NotImplementedError
 
     def image_rows(self, records: list[dict], seqs, new_crs: dict[str, int]) -> list[dict[str, Any]]:
         """The columns both backends share, from ``process_image`` records: the times in the backend's form,
@@ -281,13 +328,19 @@ def image_values(record: dict) -> dict[str, Any]:
     no crs_id: :meth:`Store.image_rows` adds those); the camera without the CRS the crs table holds."""
     row = {k: record.get(k) for k in IMAGE_FIELDS}
     row["srid"] = schema.srid_for(record.get("iau_code"))
-    row["camera"] = camera_without_crs(row.get("camera"))
+    row["camera"] = stored_camera(row.get("camera"))
     row["crs_id"] = None
     return row
 
 
 def camera_without_crs(camera):
-    """The camera dict as stored: without the CRS keys the crs table holds."""
+    """The camera dict without the CRS keys the crs table holds."""
     if isinstance(camera, dict) and any(k in camera for k in schema.CAMERA_CRS_KEYS):
         return {k: v for k, v in camera.items() if k not in schema.CAMERA_CRS_KEYS}
     return camera
+
+
+def stored_camera(camera):
+    """The camera as its images row stores it: without the CRS (the crs table's) and the ISD (the cameras
+    table's, schema.split_camera)."""
+    return schema.split_camera(camera_without_crs(camera))[0]

@@ -18,7 +18,7 @@ import shapely
 from sqlalchemy import func, text
 
 from .. import schema
-from .base import IMAGE_FIELDS, JOB_FIELDS, Store, camera_without_crs
+from .base import IMAGE_FIELDS, JOB_FIELDS, Store, stored_camera
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class PostgisStore(Store):
             for i in _JSON_AT:
                 value = values[i]
                 if value is not None:
-                    values[i] = dumps(camera_without_crs(value) if i == _CAMERA_AT else value)
+                    values[i] = dumps(stored_camera(value) if i == _CAMERA_AT else value)
             for i in _TIMES_AT:
                 values[i] = schema.utc_datetime(values[i])
             iau_code, wkt = rec.get("iau_code"), rec.get("crs_wkt")
@@ -144,6 +144,13 @@ class PostgisStore(Store):
             crs_id = self._crs_id(wkt, iau_code, rec.get("body"), new_crs) if wkt else None
             yield (*values, srid, crs_id, rec.get("_attempts", 0), rec.get("_worker"), seq,
                    ewkb(rec.get("footprint_wkb"), srid or 0))
+
+    def _upsert_cameras(self, rows: list[dict]) -> None:
+        from sqlalchemy.dialects.postgresql import insert
+
+        stmt = insert(self.cameras)
+        self.conn.execute(stmt.on_conflict_do_update(
+            index_elements=["image_id"], set_={"model": stmt.excluded.model, "isd": stmt.excluded.isd}), rows)
 
     def _upsert_jobs(self, rows: list[dict]) -> None:
         self._copy_upsert("job_states", JOB_FIELDS, lambda: rows, [r["path"] for r in rows])

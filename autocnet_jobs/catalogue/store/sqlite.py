@@ -52,6 +52,13 @@ class SqliteStore(Store):
         update["updated_at"] = func.now()
         self.conn.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=update), rows)
 
+    def _upsert_cameras(self, rows: list[dict]) -> None:
+        from sqlalchemy.dialects.sqlite import insert
+
+        stmt = insert(self.cameras)
+        self.conn.execute(stmt.on_conflict_do_update(
+            index_elements=["image_id"], set_={"model": stmt.excluded.model, "isd": stmt.excluded.isd}), rows)
+
     def _upsert_jobs(self, rows: list[dict]) -> None:
         from sqlalchemy.dialects.sqlite import insert
 
