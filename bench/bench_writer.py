@@ -132,8 +132,13 @@ def prepare_schema(url: str, records: list[dict]) -> None:
     store = open_store(url)
     store.connect()
     store.write(records[:1], [])  # registers the bodies' SRIDs; the row is deleted again
-    # TRUNCATE, not DELETE: no dead row or index entry left to slow down the next writes.
-    store.conn.exec_driver_sql("TRUNCATE images, job_states")
+    # TRUNCATE, not DELETE, on PostgreSQL: no dead row or index entry left to slow down the next writes. SQLite
+    # has no TRUNCATE (the default run died on it, issue 25): DELETE, which SQLite makes a truncate when it can.
+    if store.postgis:
+        store.conn.exec_driver_sql("TRUNCATE images, job_states, cameras")
+    else:
+        for table in ("images", "job_states", "cameras"):
+            store.conn.exec_driver_sql(f"DELETE FROM {table}")
     store.conn.commit()
     store.close()
 
