@@ -226,6 +226,9 @@ class Store:
                 seq += len(job_rows)
                 self._upsert_images(records, range(seq + 1, seq + 1 + len(records)), new_crs)
                 self._write_cameras(records)
+                # A committed image's job is done: its queued/running row goes, in the same transaction, so
+                # job_states (which users read with SQL and GIS tools too) never shows a finished image running.
+                self.conn.execute(self.jobs.delete().where(self.jobs.c.path.in_(list(done))))
         self._crs_ids.update(new_crs)  # only once committed: a rolled back crs row has no id
 
     def _write_cameras(self, records: list[dict]) -> None:
