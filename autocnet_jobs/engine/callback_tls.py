@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import selectors
 import socket
 import ssl
 import threading
+import time
 from typing import Mapping
 
 import Pyro5.client
@@ -28,9 +30,12 @@ from Pyro5.svr_multiplex import SocketServer_Multiplex
 
 log = logging.getLogger(__name__)
 
-# Seconds an accepted connection has for the TLS and Pyro handshakes. The multiplex server does them inline, so
-# a peer that connects and sends nothing would otherwise stall every callback of the run.
-HANDSHAKE_TIMEOUT = 10.0
+# Seconds an accepted connection has, in all, for the TLS and Pyro handshakes. They run in a thread of their own
+# per connection (see Transport), so a peer that connects and says nothing holds only that thread, never the daemon.
+HANDSHAKE_TIMEOUT = 5.0
+# Connections in their handshake at once; one more is closed at once (a flood, not a run's workers: each worker
+# thread connects once and keeps its connection).
+MAX_HANDSHAKES = 256
 
 
 def is_loopback(host: str) -> bool:
@@ -75,13 +80,56 @@ def client_context(files: Mapping[str, str]) -> ssl.SSLContext:
         return ctx
 
 
+class _Deadline:
+    """A socket whose every send and receive gets only what is left of one deadline, so a peer that sends a byte
+    now and then cannot stretch a handshake past it (a socket timeout alone is per call)."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self._sock, self._deadline = sock, deadline
+
+    def _arm(self) -> None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("handshake time limit")
+        self._sock.settimeout(left)
+
+    def recv(self, *args):
+        self._arm()
+        return self._sock.recv(*args)
+
+    def send(self, *args):
+        self._arm()
+        return self._sock.send(*args)
+
+    def sendall(self, *args):
+        self._arm()
+        return self._sock.sendall(*args)
+
+    def __getattr__(self, name):  # getpeercert (TLS or not decides how Pyro5 reads), fileno, close, ...
+        return getattr(self._sock, name)
+
+
 class Transport(SocketServer_Multiplex):
-    """Pyro5's multiplex server with each accepted connection given :data:`HANDSHAKE_TIMEOUT` for its handshakes
-    and, when :attr:`tls` is set, wrapped in TLS first. Installed on a daemon by :func:`install`."""
+    """Pyro5's multiplex server with each accepted connection's handshakes (TLS first when :attr:`tls` is set,
+    then Pyro5's, where the run's token is checked) done in a thread of their own, within
+    :data:`HANDSHAKE_TIMEOUT` in all. Only a connection that passed both joins the daemon's loop, handed over
+    through :attr:`_ready` and a wake-up socket, so the loop never waits on a peer that has not proven itself.
+    Installed on a daemon by :func:`install`."""
 
     tls: ssl.SSLContext | None = None
 
+    def _start_handoff(self) -> None:
+        self._ready: list[socketutil.SocketConnection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._slots = threading.BoundedSemaphore(MAX_HANDSHAKES)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, self)
+
     def _handleConnection(self, sock):  # noqa: N802 - Pyro5's name
+        """Accept, and start the new connection's handshakes elsewhere; nothing to register yet."""
         if sock is None:
             return None
         try:
@@ -91,22 +139,85 @@ class Transport(SocketServer_Multiplex):
                 raise Pyro5.errors.ConnectionClosedError("server socket closed") from None
             log.warning("accept() on the callback daemon failed: %s", exc)
             return None
+        if self._closed or not self._slots.acquire(blocking=False):
+            log.info("callback connection from %s refused: %d handshakes already under way", addr[0] if addr else "?",
+                     MAX_HANDSHAKES)
+            _close(csock)
+            return None
+        try:
+            threading.Thread(target=self._handshake, args=(csock, addr), name="autocnet-pyro-handshake",
+                             daemon=True).start()
+        except BaseException:
+            self._slots.release()
+            _close(csock)
+            raise
+        return None
+
+    def _handshake(self, csock: socket.socket, addr) -> None:
+        """In its own thread: TLS, then Pyro5's handshake (TokenDaemon.validateHandshake checks the token), then
+        hand the connection to the loop."""
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT
         try:
             csock.settimeout(HANDSHAKE_TIMEOUT)
             if self.tls is not None:
-                csock = self.tls.wrap_socket(csock, server_side=True)  # the TLS handshake happens here
-            conn = socketutil.SocketConnection(csock)
-            if self.daemon._handshake(conn):  # the token check (TokenDaemon.validateHandshake)
-                csock.settimeout(config.COMMTIMEOUT or None)
-                return conn
-            conn.close()
-        except Exception as exc:  # noqa: BLE001 - a bad peer must not end the daemon's loop
-            log.info("callback connection from %s refused: %s", addr[0] if addr else "?", exc)
+                csock = self.tls.wrap_socket(csock, server_side=True)  # one deadline for the whole TLS handshake
+            conn = socketutil.SocketConnection(_Deadline(csock, deadline), keep_open=True)
+            if not self.daemon._handshake(conn):  # noqa: SLF001 - Pyro5's own handshake, as its servers call it
+                raise Pyro5.errors.SecurityError("handshake refused")
+            csock.settimeout(config.COMMTIMEOUT or None)
+            conn.sock, conn.keep_open = csock, False  # the bare socket from here on; closed with the connection
+            with self._lock:
+                if not self._closed:
+                    self._ready.append(conn)
+                    conn = None
+            if conn is not None:
+                _close(csock)
+                return
             try:
-                csock.close()
+                self._wake_w.send(b"x")
+            except OSError:  # full (the loop has a wake-up pending anyway) or closed (the daemon is going)
+                pass
+        except Exception as exc:  # noqa: BLE001 - whatever a peer does ends here, with its connection
+            log.info("callback connection from %s refused: %s", addr[0] if addr else "?", exc)
+            _close(csock)
+        finally:
+            self._slots.release()
+
+    def events(self, eventsockets):
+        """The loop's events; the wake-up socket's means connections that passed their handshakes wait in
+        :attr:`_ready` to be served from now on."""
+        if self._wake_r in eventsockets:
+            eventsockets = [s for s in eventsockets if s is not self._wake_r]
+            try:
+                while self._wake_r.recv(4096):
+                    pass
             except OSError:
                 pass
-        return None
+            with self._lock:
+                ready, self._ready = self._ready, []
+            for conn in ready:
+                if self.shutting_down:
+                    conn.close()
+                else:
+                    self.selector.register(conn, selectors.EVENT_READ, self)
+        return super().events(eventsockets)
+
+    def close(self):
+        with self._lock:
+            self._closed = True
+            ready, self._ready = self._ready, []
+        for conn in ready:
+            conn.close()
+        super().close()
+        _close(self._wake_r)
+        _close(self._wake_w)
+
+
+def _close(sock) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass
 
 
 def install(daemon, tls: ssl.SSLContext | None) -> None:
@@ -114,8 +225,9 @@ def install(daemon, tls: ssl.SSLContext | None) -> None:
     server = daemon.transportServer
     if not isinstance(server, SocketServer_Multiplex):
         raise TypeError("the callback daemon must use Pyro5's multiplex server")
-    server.__class__ = Transport  # same state, one method more; the listening socket is unchanged
+    server.__class__ = Transport  # same state, a few methods more; the listening socket is unchanged
     server.tls = tls
+    server._start_handoff()
 
 
 class TLSProxy(Pyro5.client.Proxy):

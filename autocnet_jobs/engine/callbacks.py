@@ -4,7 +4,9 @@ Workers report ``started`` / ``succeeded`` / ``failed`` for one attempt of one j
 call (``report``: the events of a task that carries several images). The channel is
 authenticated by a per-run token checked in the daemon's handshake (a proxy without it cannot even connect),
 uses Pyro5's serpent serializer (Pyro5 has no pickle at all), runs the ``multiplex`` server so the number of
-connected workers is not capped by a thread pool, and refuses messages above ``pyro.max_message_size``.
+connected workers is not capped by a thread pool, and refuses messages above ``pyro.max_message_size``. Each new
+connection's handshakes (TLS, then the token) run in a thread of their own within a short time limit
+(:class:`.callback_tls.Transport`): a peer that connects and says nothing never holds up the others' callbacks.
 Handlers only validate and enqueue: the tracker thread owns all state.
 """
 from __future__ import annotations
