@@ -71,6 +71,7 @@ class Store:
     def _ensure_schema(self) -> None:
         assert self.conn is not None
         with self.conn.begin():
+            self._lock_schema()  # two adders opening one new catalogue: one creates or upgrades, the other waits
             self.metadata.create_all(self.conn)  # new tables only; an older images table is upgraded below
             clock = self.metadata.tables["job_clock"]
             self.conn.execute(self._insert_new(clock).values(id=1, seq=0))
@@ -100,6 +101,10 @@ class Store:
                 self.conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON images ({expression})")
             self._extra_schema()
         self._crs_ids = {}
+
+    def _lock_schema(self) -> None:
+        """Hold the catalogue's lock for the rest of the schema transaction."""
+        raise NotImplementedError
 
     def _to_version_5(self) -> None:
         """Schema 4 -> 5, in place: the acquisition columns added (NULL: the label is not read again), each

@@ -29,6 +29,7 @@ _TIMES_AT = tuple(IMAGE_FIELDS.index(k) for k in schema.TIME_COLUMNS)
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _TEXT = 25  # json columns are sent as their text
 APPLICATION_NAME = "autocnet_jobs writer"
+SCHEMA_LOCK_KEY = 0x6163_6A5F_7363_6865  # 'acj_sche': the advisory lock schema creation and upgrades hold
 
 
 class PostgisStore(Store):
@@ -74,12 +75,18 @@ class PostgisStore(Store):
 
     def _ensure_schema(self) -> None:
         with self.conn.begin():
+            self._lock_schema()
             has = self.conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).scalar()
             if not has:  # needs a role allowed to create it; an existing server usually has it already
                 self.conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
         super()._ensure_schema()
         self._srids = set()
         self._stage_types = {}  # temp staging tables belong to the connection
+
+    def _lock_schema(self) -> None:
+        # Two adders on a new database would both CREATE TABLE images (a unique violation in pg_type): the
+        # schema is made or upgraded under a transaction-scoped advisory lock, the other writer waiting for it.
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
 
     def _raw(self):
         return self.conn.connection.driver_connection

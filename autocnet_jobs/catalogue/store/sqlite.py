@@ -19,6 +19,12 @@ class SqliteStore(Store):
             cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
 
+    def _lock_schema(self) -> None:
+        # pysqlite opens a transaction before DML only, so create_all's DDL would run outside one and two
+        # processes could both find no table and both create it: take SQLite's write lock first (busy_timeout
+        # makes the other wait for it).
+        self.conn.exec_driver_sql("BEGIN IMMEDIATE")
+
     def _extra_schema(self) -> None:
         for stmt in _SQLITE_RTREE:
             self.conn.exec_driver_sql(stmt)
