@@ -25,6 +25,7 @@ def records_of(url: str) -> list[dict]:
         rec = {k: v for k, v in r.items() if k not in ("id", "srid", "created_at", "updated_at", "footprint")}
         rec["footprint_wkb"] = shapely.to_wkb(r["footprint"], hex=True) if r["footprint"] is not None else None
         rec["extractor_params"] = {}
+        rec["crs_wkt"] = (r["camera"] or {}).get("crs_wkt")      # the read side puts it back in the camera
         for key in TIME_COLUMNS:  # a record carries UTC ISO-8601 text, as extractors.acquisition writes it
             if rec.get(key) is not None:
                 rec[key] = rec[key].astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

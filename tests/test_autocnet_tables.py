@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 
+import h5py
+import numpy as np
+
 import psycopg
 import pytest
 import shapely
@@ -67,6 +70,25 @@ def test_autocnet_columns_give_one_row_per_done_image(pg, capsys):
                   "ON i.id = k.image_id")
     assert {p: (k, n) for p, k, n in kps} == {p: (r["keypoints_path"], r["n_keypoints"]) for p, r in catalogue.items()
                                               if r["keypoints_path"]}
+    # The keypoint hulls (issue 25 item 6: they were NULL): every keypoint inside its image hull, and for an image
+    # with a camera the lon/lat hull holds every keypoint's ground point (read here from the file with h5py).
+    hulls = {p: (a, b) for p, a, b in sql(pg, "SELECT i.path, ST_AsBinary(k.convex_hull_image), "
+                                             "ST_AsBinary(k.convex_hull_latlon) FROM acn_moon.keypoints k "
+                                             "JOIN acn_moon.images i ON i.id = k.image_id")}
+    for path, (image_hull, latlon_hull) in hulls.items():
+        with h5py.File(catalogue[path]["keypoints_path"]) as h5:
+            k = h5["keypoints"][()]
+        if len(k) < 3:
+            continue
+        assert image_hull is not None, path
+        hull = shapely.from_wkb(bytes(image_hull)).buffer(1e-6)
+        assert shapely.contains_xy(hull, k["x"], k["y"]).all(), path
+        if "lon" in k.dtype.names and np.isfinite(k["lon"]).all() and np.ptp(k["lon"]) < 180:
+            assert latlon_hull is not None, (path, np.ptp(k["lon"]))
+            ground = shapely.from_wkb(bytes(latlon_hull)).buffer(1e-9)
+            assert shapely.contains_xy(ground, k["lon"], k["lat"]).all(), path
+    apollo_hull = hulls[next(p for p in catalogue if p.endswith("AS15-M-0297_crop.cub"))]
+    assert apollo_hull[0] is not None and apollo_hull[1] is not None
     cams = {p: (json.loads(c), t) for p, c, t in sql(pg, "SELECT i.path, c.camera, c.camtype FROM acn_moon.cameras c "
                                                         "JOIN acn_moon.images i ON i.id = c.image_id")}
     apollo = next(p for p in catalogue if p.endswith("AS15-M-0297_crop.cub"))

@@ -275,3 +275,21 @@ def test_cli_acquisition_query(url):
     bad = subprocess.run([cli, "query", "--incidence", "70", "40", "--db", url], capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2 and "low end" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_an_affine_camera_reads_back_with_its_crs(url, sample_run):
+    """Issue 25 item 6: the store keeps a CRS once in the crs table and dropped it from the camera JSON; the camera
+    read back is the one process_image made, CRS included (compared with camera_model on the same image)."""
+    import rasterio
+
+    from autocnet_jobs.extractors.cameras import camera_model
+
+    rows = {r["name"]: r for r in queries.images(url)}
+    for name in ("RGB.byte.tif", "dawnEqui1.cub"):
+        path = str(sample_run["images"] / name)
+        with rasterio.open(path) as ds:
+            made = camera_model(ds, path)
+        got = rows[name]["camera"]
+        assert made["type"] == got["type"] == "affine"
+        assert got["crs_wkt"] == made["crs_wkt"] and got["geographic_crs_wkt"] == made["geographic_crs_wkt"]
+        assert got == {k: v for k, v in made.items() if k != "rpcs"} | ({"rpcs": made["rpcs"]} if "rpcs" in made else {})

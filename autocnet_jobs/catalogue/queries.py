@@ -5,6 +5,7 @@ not part of an ingestion run (whose only connection is the writer's).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -214,7 +215,9 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
     cols = ", ".join(_COLUMNS)
     geom = "ST_AsBinary(footprint)" if postgis else "footprint"
     # The camera's ISD is in its own table (schema 6): joined back into the camera dict (schema.join_camera).
-    sql = (f"SELECT {cols}, camera, cameras.isd AS camera_isd, {geom} AS fp FROM images "
+    # And its CRS, kept once per CRS in the crs table (schema 5), is put back where the record had it.
+    sql = (f"SELECT {cols}, camera, cameras.isd AS camera_isd, {geom} AS fp, "
+           f"(SELECT wkt FROM crs WHERE crs.id = images.crs_id) AS crs_wkt FROM images "
            f"LEFT JOIN cameras ON cameras.image_id = images.id WHERE 1=1")
     params: dict[str, Any] = {}
     if body:
@@ -245,9 +248,27 @@ def _select(conn: Connection, postgis: bool, body: str | None, since: datetime |
                 d[col] = utc_datetime(d[col])
         camera, isd = d.pop("camera"), d.pop("camera_isd")
         camera = json.loads(camera) if isinstance(camera, str) else camera
-        d["camera"] = join_camera(camera, json.loads(isd) if isinstance(isd, str) else isd)
+        d["camera"] = with_crs(join_camera(camera, json.loads(isd) if isinstance(isd, str) else isd), d.pop("crs_wkt"))
         out.append(d)
     return out
+
+
+def with_crs(camera, crs_wkt: str | None):
+    """An affine camera as the record had it: its CRS WKT and that CRS's geographic CRS (the store drops both:
+    the crs table holds the WKT once per CRS)."""
+    if not isinstance(camera, dict) or camera.get("type") != "affine" or not crs_wkt or "crs_wkt" in camera:
+        return camera
+    return {**camera, "crs_wkt": crs_wkt, "geographic_crs_wkt": _geographic_wkt(crs_wkt)}
+
+
+@functools.lru_cache(maxsize=64)
+def _geographic_wkt(crs_wkt: str) -> str | None:
+    from ..extractors.lonlat import LonLatTransformer, NotInvertible  # the geographic CRS's one home
+
+    try:
+        return LonLatTransformer(crs_wkt).geographic.to_wkt()
+    except NotInvertible:
+        return None
 
 
 # Acquisition filters of images(): names and what each compares. Text filters match case-insensitively; ranges

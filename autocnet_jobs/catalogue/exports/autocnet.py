@@ -61,8 +61,52 @@ def export_autocnet(conn: Connection, schema: str, *, body: str | None = None) -
         for stmt in ddl(schema, srid):
             conn.exec_driver_sql(stmt)
         _fill(conn, schema, srid)
+        _fill_hulls(conn, schema, srid)
         return {t: conn.execute(text(f'SELECT count(*) FROM "{schema}".{t}')).scalar()
                 for t in ("images", "keypoints", "cameras")}
+
+
+def keypoint_hulls(path: str) -> tuple[bytes | None, bytes | None]:
+    """WKB of the convex hulls of a keypoint file's keypoints, in pixels and in lon/lat (AutoCNet's
+    ``convex_hull_image`` and ``convex_hull_latlon``, as AutoCNet's own ``Keypoints`` computes them from the
+    file); None where there are fewer than 3 points, or where the lon/lat points straddle the antimeridian (a
+    planar hull there would cover the wrong side of the body) or the file has none."""
+    import numpy as np
+    import shapely
+
+    from ...extractors.keypoint_file import read_keypoints  # the keypoint file's one reader
+
+    try:
+        kps = read_keypoints(path)["keypoints"]
+    except (OSError, KeyError, ValueError):
+        return None, None
+
+    def hull(x, y) -> bytes | None:
+        ok = np.isfinite(x) & np.isfinite(y)
+        geom = shapely.MultiPoint(np.column_stack([x[ok], y[ok]])).convex_hull if ok.sum() >= 3 else None
+        return shapely.to_wkb(geom) if geom is not None and geom.geom_type == "Polygon" else None
+
+    image = hull(kps["x"].astype(float), kps["y"].astype(float))
+    latlon = None
+    if "lon" in kps.dtype.names:
+        lon, lat = kps["lon"].astype(float), kps["lat"].astype(float)
+        finite = lon[np.isfinite(lon)]
+        if finite.size and finite.max() - finite.min() < 180.0:
+            latlon = hull(lon, lat)
+    return image, latlon
+
+
+def _fill_hulls(conn: Connection, schema: str, srid: int) -> None:
+    """AutoCNet's keypoint hull columns, from each keypoint file (left NULL where a file cannot say)."""
+    s = f'"{schema}"'
+    rows = conn.execute(text(f"SELECT id, path FROM {s}.keypoints WHERE path IS NOT NULL")).all()
+    values = []
+    for row_id, path in rows:
+        image, latlon = keypoint_hulls(path)
+        values.append({"id": row_id, "image": image, "latlon": latlon, "srid": srid})
+    if values:
+        conn.execute(text(f"UPDATE {s}.keypoints SET convex_hull_image = ST_GeomFromWKB(:image), "
+                          f"convex_hull_latlon = ST_GeomFromWKB(:latlon, :srid) WHERE id = :id"), values)
 
 
 def _one_body(conn: Connection, body: str | None) -> tuple[str, int]:
