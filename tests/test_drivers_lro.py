@@ -21,7 +21,8 @@ import rasterio
 
 from autocnet_jobs.extractors.camera import sensor_model
 from autocnet_jobs.extractors.camera.drivers import IsisCube, MissingConstant, cube_isd, driver_for
-from autocnet_jobs.extractors.camera.drivers.lro import LroMiniRf, LroNac, LroWac
+from autocnet_jobs.extractors.camera.drivers.lro import LroNac, LroWac
+from autocnet_jobs.extractors.camera.drivers.minirf import LroMiniRf
 from autocnet_jobs.extractors.camera.geometry import ecef_to_lonlat
 from autocnet_jobs.extractors.labels import Block, isis3_label
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ale_states import Orientations, qinv, qmul  # ALE Orientations, vectorised
 from .distortion import distortion_from_isd
 from .geometry import ellipsoid_height, quaternion_matrices
-from .linescan import _Orientations, _qinv, _qmul  # ALE Orientations, vectorised
 from .sar import _require, body_fixed_states, lagrange_interp
 
 
@@ -77,14 +77,14 @@ class PushFrameSensorModel:
         self.sun_positions, self.sun_velocities = body_fixed_states(isd, "sun_position", times)
         # sensor -> body: (J2000 -> body) * (J2000 -> sensor)^-1 on the union of both tables' times (ALE
         # Orientations inverse and operator*), slerped onto as many uniform times; stored x, y, z, w
-        body = _Orientations.from_isd(isd["body_rotation"], "constant_rotation")
-        point = _Orientations.from_isd(isd["instrument_pointing"], "time_dependent_frames")
-        inverse = _Orientations(_qmul(_qinv(point.q), _qinv(point.constant)), point.times, None, np.eye(4)[0])
+        body = Orientations.from_isd(isd["body_rotation"], "constant_rotation")
+        point = Orientations.from_isd(isd["instrument_pointing"], "time_dependent_frames")
+        inverse = Orientations(qmul(qinv(point.q), qinv(point.constant)), point.times, None, np.eye(4)[0])
         merged = np.unique(np.concatenate([body.times, point.times]))
-        stored = _qmul(_qmul(_qinv(body.constant), body.at(merged)), inverse.at(merged))
+        stored = qmul(qmul(qinv(body.constant), body.at(merged)), inverse.at(merged))
         self.dt_quat = (merged[-1] - merged[0]) / (len(merged) - 1) if len(merged) > 1 else 0.0
         self.t0_quat = merged[0] - self.center_time
-        q = _Orientations(stored, merged, None, body.constant).at(merged[0] + np.arange(len(merged)) * self.dt_quat)
+        q = Orientations(stored, merged, None, body.constant).at(merged[0] + np.arange(len(merged)) * self.dt_quat)
         self.quaternions = (q / np.linalg.norm(q, axis=1)[:, None])[:, [1, 2, 3, 0]]
         if len(merged) < 2:
             raise ValueError("push frame ISD: usgscsm's Lagrange interpolation needs at least 2 rotations")

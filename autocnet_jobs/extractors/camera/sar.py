@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ale_states import Orientations, states  # ALE States / Orientations, vectorised
 from .geometry import ellipsoid_height
 from .geometry import lagrange_interp as _lagrange
-from .linescan import _Orientations, _states  # ALE States / Orientations, vectorised
 
 
 def _require(isd: dict, keys, what: str) -> None:
@@ -38,8 +38,8 @@ def body_fixed_states(isd: dict, block: str, times) -> tuple[np.ndarray, np.ndar
     """usgscsm constructStateFromIsd's tables: ISD ``block`` (instrument_position, sun_position) states at
     ``times`` (ALE getState SPLINE), rotated body-fixed with ALE rotateStateAt, km -> m."""
     times = np.asarray(times, float)
-    body = _Orientations.from_isd(isd["body_rotation"], "constant_rotation")
-    pos, vel = body.rotate_states(times, *_states(isd[block], times))
+    body = Orientations.from_isd(isd["body_rotation"], "constant_rotation")
+    pos, vel = body.rotate_states(times, *states(isd[block], times))
     return pos * 1000.0, vel * 1000.0
 
 

@@ -19,7 +19,8 @@ DRIVER_MODULES = (
     "mro",          # MRO CTX, HiRISE, MARCI
     "mgs",          # MGS MOC wide and narrow angle
     "odyssey",      # Mars Odyssey THEMIS IR and VIS
-    "lro",          # LRO NAC, WAC, Mini-RF
+    "lro",          # LRO NAC, WAC
+    "minirf",       # LRO Mini-RF
     "messenger",    # MESSENGER MDIS NAC/WAC
     "osirisrex",    # OSIRIS-REx OCAMS (MapCam, PolyCam, SamCam) and TAGCAMS (NavCam, NFTCam, StowCam)
     "near",         # NEAR MSI

@@ -94,3 +94,22 @@ def fit_over_image(isd: dict, remove: Remove, pixel: float, rows: tuple[float, f
     isd["optical_distortion"], error = fit_distortion(remove, x, y, pixel,
                                                       isd["focal_length_model"]["focal_length"], weight)
     isd["distortion_fit_max_error_pixels"] = error
+
+
+def fit_radtan_to_radial_lens(k: list[float], focal_length: float, x: np.ndarray, y: np.ndarray, pitch: float
+                              ) -> tuple[float, list[float], float]:
+    """(focal length scale, radtan k1 k2 k3, largest residual in detector pixels) of usgscsm's radtan fitted to
+    an ISIS radial lens, undistorted u = d (1 + K1 r^2 + K2 r^4 + K3 r^6) with r = |d| the distorted radius (mm),
+    over the distorted focal-plane points (x, y) mm.
+
+    usgscsm's radtan distorts the *undistorted* normalised point v = u / f, d = f' v (1 + k1 v^2 + k2 v^4 +
+    k3 v^6); with a free focal length f' = s f it is linear in (s, s k1, s k2, s k3): least squares in the
+    distorted radius.
+    """
+    rd = np.hypot(x, y)
+    ru = rd * (1.0 + k[0] * rd ** 2 + k[1] * rd ** 4 + k[2] * rd ** 6)
+    v = ru / focal_length
+    design = ru[:, None] * np.column_stack([np.ones_like(v), v ** 2, v ** 4, v ** 6])
+    c, *_ = np.linalg.lstsq(design, rd, rcond=None)
+    residual = float(np.max(np.abs(design @ c - rd)) / pitch)
+    return float(c[0]), [float(ci / c[0]) for ci in c[1:]], residual

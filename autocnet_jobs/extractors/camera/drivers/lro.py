@@ -1,4 +1,4 @@
-"""Lunar Reconnaissance Orbiter: LROC NAC left/right (line scan), LROC WAC VIS/UV (push frame), Mini-RF (SAR).
+"""Lunar Reconnaissance Orbiter: LROC NAC left/right (line scan), LROC WAC VIS/UV (push frame); Mini-RF is in minirf.py.
 
 Each driver follows its ISIS camera class (DOI-USGS/ISIS3 ``isis/src/lro/objs/``: LroNarrowAngleCamera.cpp,
 LroWideAngleCamera.cpp, MiniRF/MiniRF.cpp with base/objs/Radar*Map.cpp), the truth for an ISIS cube, and ALE's
@@ -15,23 +15,16 @@ so an ISIS detector origin ``o`` is ``o - 0.5`` here and an ISIS starting detect
 """
 from __future__ import annotations
 
-import re
 from functools import cached_property
 
 import numpy as np
 
 from ...isis_tables import numbers
+from ..geometry import quaternion_matrices
 from .base import Driver, MissingConstant, utc_to_et
+from .fitting import fit_radtan_to_radial_lens
 
 LRO = ("LUNAR RECONNAISSANCE ORBITER", "LRO")
-
-
-def _spice_matrix(q: np.ndarray) -> np.ndarray:
-    """SPICE q2m of a [w, x, y, z] quaternion: the matrix rotating J2000 vectors into the frame."""
-    w, x, y, z = q / np.linalg.norm(q)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
 
 
 class _Lro(Driver):
@@ -113,7 +106,8 @@ class LroNac(_Lro):
         the year, backwards the other half; NAC-R's frame is turned 180 degrees from NAC-L's)."""
         position, pointing = self.cube.table("InstrumentPosition"), self.cube.table("InstrumentPointing")
         velocity = np.array([position.columns[k][0] for k in ("J2000XV", "J2000YV", "J2000ZV")])
-        rotation = _spice_matrix(np.array([pointing.columns[f"J2000Q{i}"][0] for i in range(4)]))
+        w, x, y, z = (pointing.columns[f"J2000Q{i}"][0] for i in range(4))     # SPICE order: J2000 -> frame
+        rotation = quaternion_matrices([[x, y, z, w]])[0]
         constant = numbers(pointing.get("ConstantRotation"))
         if len(constant) == 9:
             rotation = np.reshape(constant, (3, 3)) @ rotation
@@ -269,14 +263,7 @@ class LroWac(_Lro):
                  - self.detector_center_line)
         cs, cl = (a.ravel() for a in np.meshgrid(samples, lines))
         x, y = tx[0] + tx[1] * cs + tx[2] * cl, ty[0] + ty[1] * cs + ty[2] * cl
-        rd = np.hypot(x, y)
-        ru = rd * (1.0 + k[0] * rd ** 2 + k[1] * rd ** 4 + k[2] * rd ** 6)
-        v = ru / self.isis_focal_length
-        # rd = s ru (1 + k1 v^2 + k2 v^4 + k3 v^6): linear in (s, s k1, s k2, s k3)
-        design = ru[:, None] * np.column_stack([np.ones_like(v), v ** 2, v ** 4, v ** 6])
-        c, *_ = np.linalg.lstsq(design, rd, rcond=None)
-        residual = float(np.max(np.abs(design @ c - rd)) / pitch)
-        return float(c[0]), [float(ci / c[0]) for ci in c[1:]], residual
+        return fit_radtan_to_radial_lens(k, self.isis_focal_length, x, y, pitch)
 
     @property
     def interframe_delay(self) -> float:
@@ -337,85 +324,4 @@ class LroWac(_Lro):
         start = isd["starting_ephemeris_time"] + shift * delay
         isd.update({"starting_ephemeris_time": start, "ending_ephemeris_time": start + frames * delay,
                     "center_ephemeris_time": start + frames * delay / 2.0})
-        return isd
-
-
-# --- Mini-RF -------------------------------------------------------------------------------------------------------
-_RANGE_SET = re.compile(r'\(\s*"?([^",()]+?)"?\s*,\s*([^,()]+),\s*([^,()]+),\s*([^,()]+),\s*([^,()]+)\)')
-LIGHT_SPEED_KM_S = 299792.458       # SPICE clight
-
-
-class LroMiniRf(_Lro):
-    """Mini-RF: a synthetic aperture radar; a line is a time, a sample a ground range (ISIS MiniRF.cpp with
-    RadarPulseMap, RadarGroundRangeMap, RadarSlantRangeMap; ALE LroMiniRfIsisLabelNaifSpiceDriver)."""
-
-    instruments = ("MRFLRO",)
-    model = "sar"
-    source = "ISIS MiniRF.cpp; ALE LroMiniRfIsisLabelNaifSpiceDriver"
-
-    @property
-    def sensor_name(self) -> str:
-        return self.instrument("InstrumentName") or "MINI-RF LRO"
-
-    @property
-    def line_exposure_duration(self) -> float:
-        if self.instrument("LineExposureDuration") is None:
-            raise MissingConstant("Instrument LineExposureDuration")
-        return numbers(self.instrument("LineExposureDuration"))[0]          # seconds here (ALE, ISIS)
-
-    @property
-    def wavelength(self) -> float:
-        # metres; the label's Frequency is in MHz whatever its unit says (ALE: clight / frequency / 1000)
-        return LIGHT_SPEED_KM_S / numbers(self.instrument("Frequency"))[0] / 1000.0
-
-    @property
-    def scaled_pixel_width(self) -> float:
-        return numbers(self.instrument("ScaledPixelHeight"))[0]      # metres of ground range per sample
-
-    @property
-    def range_conversion(self) -> tuple[list[float], list[list[float]]]:
-        """(ephemeris times, [a0..a3] per time): slant range = a0 + a1 g + a2 g^2 + a3 g^3 of ground range g."""
-        rows = _RANGE_SET.findall(self.instrument("RangeCoefficientSet") or "")
-        if not rows:
-            raise MissingConstant("Instrument RangeCoefficientSet")
-        return [utc_to_et(r[0]) for r in rows], [[float(v) for v in r[1:]] for r in rows]
-
-    @property
-    def ephemeris_start_time(self) -> float:
-        # RadarPulseMap: line L (1-based) at StartTime + (L - 1) rate, i.e. usgscsm's start + (line - 0.5) rate
-        # with start = StartTime. ALE starts one line earlier (StartTime - rate): one line off ISIS.
-        return utc_to_et(self.instrument("StartTime") or "")
-
-    def timing(self) -> dict:
-        start, rate = self.ephemeris_start_time, self.line_exposure_duration
-        end = start + (self.image_lines + 1) * rate       # MiniRF.cpp's etEnd
-        times, coefficients = self.range_conversion
-        return {"starting_ephemeris_time": start, "ending_ephemeris_time": end,
-                "center_ephemeris_time": (start + end) / 2.0, "wavelength": self.wavelength,
-                "line_exposure_duration": rate, "scaled_pixel_width": self.scaled_pixel_width,
-                "range_conversion_times": times, "range_conversion_coefficients": coefficients,
-                "look_direction": (self.instrument("LookDirection") or "RIGHT").lower()}
-
-    def fold_alpha(self, isd: dict) -> dict:
-        """A crop or reduction: lines move and scale the time, samples the ground range, whose offset the
-        slant range polynomials absorb (re-expanded about the new origin)."""
-        alpha = self.cube.alpha
-        lines, samples, _ = self.cube.dimensions
-        isd["image_lines"], isd["image_samples"] = lines, samples
-        if not alpha:
-            return isd
-        ks = (alpha["ending_sample"] - alpha["starting_sample"]) / alpha["beta_samples"]
-        kl = (alpha["ending_line"] - alpha["starting_line"]) / alpha["beta_lines"]
-        rate, width = isd["line_exposure_duration"], isd["scaled_pixel_width"]
-        # original 1-based line l0 + kl x (CSM line) at StartTime + (that - 1) rate
-        start = isd["starting_ephemeris_time"] + rate * (alpha["starting_line"] - 1.0 + 0.5 * kl)
-        rate *= kl
-        # ground range = width (original 1-based sample - 1) = new width (sample - 0.5) + g0
-        g0 = width * (alpha["starting_sample"] - 1.0 + 0.5 * ks)
-        shifted = [[a0 + g0 * (a1 + g0 * (a2 + g0 * a3)), a1 + g0 * (2 * a2 + 3 * a3 * g0), a2 + 3 * a3 * g0, a3]
-                   for a0, a1, a2, a3 in isd["range_conversion_coefficients"]]
-        end = start + (lines + 1) * rate
-        isd.update({"starting_ephemeris_time": start, "ending_ephemeris_time": end,
-                    "center_ephemeris_time": (start + end) / 2.0, "line_exposure_duration": rate,
-                    "scaled_pixel_width": width * ks, "range_conversion_coefficients": shifted})
         return isd
