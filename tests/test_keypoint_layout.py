@@ -30,7 +30,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreference
 SETTINGS = config.job_settings(config.load({}))
 AUTOCNET_COLUMNS = ("x", "y", "response", "size", "angle", "octave", "layer")   # cpu_extractor.extract_features
 CAMERA_IMAGE = "M143947267L.cal.echo.crop.cub"   # LRO NAC, a line-scan camera model: keypoints get lon/lat
-PLAIN_IMAGE = "e0902065.cal.sub.cub"    # MOC wide angle: no camera model, so no lon/lat
+PLAIN_IMAGE = "PSP_001446_1790_BG12_0.IMG"    # a HiRISE EDR (PDS3): no camera model, so no lon/lat
 
 
 def autocnet_from_hdf(path: str) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
