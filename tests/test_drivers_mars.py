@@ -117,11 +117,15 @@ def test_line_scanner_round_trip_and_gsd(path, band, cls, gsd):
     assert gsd[0] < model.ground_sample_distance() < gsd[1]
 
 
-def test_registry_finds_marci_and_cube_isd_refuses_a_crop_inside_a_framelet():
+def test_registry_finds_marci_and_a_crop_inside_a_framelet_gets_the_whole_framelets_and_its_offset():
     for path in (K14, P12):
         assert driver_for(cube(path)) is MroMarci
-        with pytest.raises(MissingConstant, match="whole framelets"):
-            cube_isd(str(path))
+        with pytest.raises(MissingConstant, match="whole framelets"):    # no exact ISD of the cube alone
+            MroMarci(cube(path)).isd()
+        isd = cube_isd(str(path))                  # what the pipeline uses: the framelets around it, and the crop
+        crop = isd["image_crop"]
+        assert crop["lines"] == cube(path).dimensions[0] and crop["line_offset"] > 0
+        assert isd["image_lines"] >= crop["lines"] + crop["line_offset"]
 
 
 def test_marci_p12_round_trip_and_gsd():

@@ -57,7 +57,7 @@ from importlib.metadata import entry_points
 import numpy as np
 
 from ..errors import IsdError
-from .camera.drivers import IsisCube, MissingConstant, driver_for, supported
+from .camera.drivers import IsisCube, MissingConstant, driver_for, driver_isd, supported
 from .camera.ground import GroundModel
 from .camera.isd import check_isd, load_isd, sidecar_path
 from .dem import dem_sampler
@@ -94,12 +94,7 @@ def camera_model(ds, path: str, band: int = 1, dem: str | None = None, isd_dir: 
                            f"{cube.keyword('Instrument', 'InstrumentId') or '?'} (drivers: {', '.join(supported())})")
         else:
             try:
-                isd, offset = driver(cube, band).isd_with_offset()
-                check_isd(isd)
-                if offset:
-                    # the ISD is of whole framelets around the cube (usgscsm counts framelets from line 0):
-                    # cube line l is ISD line l + offset. usgscsm ignores the key; GroundModel applies it.
-                    isd["image_crop"] = {"line_offset": float(offset), "lines": cube.dimensions[0]}
+                isd = check_isd(driver_isd(driver(cube, band)))
             except MissingConstant as exc:
                 reasons.append(f"no camera model: the {driver.__module__.rsplit('.', 1)[-1]} driver is missing {exc}")
             else:

@@ -45,7 +45,17 @@ def cube_isd(path: str, band: int = 1) -> dict:
         raise MissingConstant(f"a driver for {cube.keyword('Instrument', 'SpacecraftName') or '?'} "
                               f"{cube.keyword('Instrument', 'InstrumentId') or '?'} (supported: "
                               f"{', '.join(supported())})")
-    return cls(cube, band).isd()
+    return driver_isd(cls(cube, band))
+
+
+def driver_isd(driver: Driver) -> dict:
+    """A driver's ISD of its cube. A push-frame cube cropped inside a framelet has the ISD of the whole
+    framelets around it (usgscsm counts framelets from line 0) and ``image_crop``: cube line l is ISD line
+    l + line_offset (usgscsm ignores the key; camera.ground.GroundModel applies it)."""
+    isd, offset = driver.isd_with_offset()
+    if offset:
+        isd["image_crop"] = {"line_offset": float(offset), "lines": driver.cube.dimensions[0]}
+    return isd
 
 
 def _norm(text: str | None) -> str:
@@ -78,4 +88,4 @@ def supported() -> list[str]:
     return [f"{(c.spacecraft or ('*',))[0]} {c.instruments[0]}" for c in drivers()]
 
 
-__all__ = ["Driver", "IsisCube", "MissingConstant", "cube_isd", "driver_for", "drivers", "supported"]
+__all__ = ["Driver", "IsisCube", "MissingConstant", "cube_isd", "driver_for", "driver_isd", "drivers", "supported"]
