@@ -52,6 +52,13 @@ class Driver:
     def instrument(self, key: str, default: str | None = None) -> str | None:
         return self.cube.keyword("Instrument", key, default)
 
+    def instrument_number(self, key: str) -> float:
+        """An Instrument keyword's (first) number; MissingConstant naming it when the label has none."""
+        value = self.instrument(key)
+        if value is None:
+            raise MissingConstant(f"Instrument {key}")
+        return numbers(value)[0]
+
     @cached_property
     def ikid(self) -> int:
         kernels = self.cube.group("Kernels")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...isis_tables import numbers
 from .base import MissingConstant
 from .fitting import fit_over_image
 from .level1 import Level1
@@ -72,19 +71,14 @@ class _Moc(Level1):
     def focal2pixel_lines(self) -> list[float]:
         return self._iak("ITRANSL")
 
-    def _number(self, key: str) -> float:
-        value = self.instrument(key)
-        if value is None:
-            raise MissingConstant(f"Instrument {key}")
-        return numbers(value)[0]
 
     @property
     def sample_summing(self) -> float:
-        return self._number("CrosstrackSumming")
+        return self.instrument_number("CrosstrackSumming")
 
     @property
     def line_summing(self) -> float:
-        return self._number("DowntrackSumming")
+        return self.instrument_number("DowntrackSumming")
 
     @property
     def line_exposure_duration(self) -> float:
@@ -92,7 +86,7 @@ class _Moc(Level1):
 
     @property
     def detector_start_sample(self) -> float:
-        return self._number("FirstLineSample") - 1.0       # ISIS SetStartingDetectorSample(FirstLineSample)
+        return self.instrument_number("FirstLineSample") - 1.0       # ISIS SetStartingDetectorSample(FirstLineSample)
 
     @property
     def detector_center_line(self) -> float:

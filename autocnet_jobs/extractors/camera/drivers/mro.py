@@ -175,19 +175,14 @@ class MroMarci(Driver):
             raise MissingConstant(f"a MARCI filter for band {self.band} (BandBin FilterName {text or '?'})")
         return name
 
-    def _number(self, key: str) -> float:
-        value = self.instrument(key)
-        if value is None:
-            raise MissingConstant(f"Instrument {key}")
-        return numbers(value)[0]
 
     @property
     def sample_summing(self) -> float:
-        return self._number("SummingMode")
+        return self.instrument_number("SummingMode")
 
     @property
     def flipped(self) -> bool:
-        return int(self._number("DataFlipped")) != 0
+        return int(self.instrument_number("DataFlipped")) != 0
 
     @property
     def focal2pixel_samples(self) -> list[float]:
@@ -216,7 +211,7 @@ class MroMarci(Driver):
 
     @property
     def exposure_duration(self) -> float:
-        return self._number("ExposureDuration")        # seconds in the label
+        return self.instrument_number("ExposureDuration")        # seconds in the label
 
     def remove_distortion(self, dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ISIS MarciDistortionMap::SetFocalPlane, vectorised (mm -> mm)."""
@@ -227,8 +222,8 @@ class MroMarci(Driver):
         return dx * scale, dy * scale
 
     def timing(self) -> dict:
-        return {"exposure_duration": self.exposure_duration, "interframe_delay": self._number("InterframeDelay"),
-                "framelet_height": MARCI_FRAMELET_ROWS, "framelets_flipped": False,
+        return {"exposure_duration": self.exposure_duration,
+                "interframe_delay": self.instrument_number("InterframeDelay"), "framelet_height": MARCI_FRAMELET_ROWS, "framelets_flipped": False,
                 "framelet_order_reversed": self.flipped, "num_lines_overlap": 0}
 
     def fold_alpha(self, isd: dict) -> dict:
@@ -254,7 +249,8 @@ class MroMarci(Driver):
         grow = min(extra, total - f1)
         f1, f0 = f1 + grow, max(0, f0 - (extra - grow))
         n = f1 - f0
-        offset = MARCI_FILTERS[self.filter][1] * int(self._number("ColorOffset")) * (-1 if self.flipped else 1)
+        color_offset = int(self.instrument_number("ColorOffset"))
+        offset = MARCI_FILTERS[self.filter][1] * color_offset * (-1 if self.flipped else 1)
         rate, exposure = isd["interframe_delay"], isd["exposure_duration"]
         et_start = super().ephemeris_start_time - self.exposure_duration / 1000.0 / 2.0
         first_time = et_start + ((total - f0 - n + offset) if self.flipped else (f0 - offset)) * rate
