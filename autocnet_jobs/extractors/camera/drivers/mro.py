@@ -223,7 +223,8 @@ class MroMarci(Driver):
 
     def timing(self) -> dict:
         return {"exposure_duration": self.exposure_duration,
-                "interframe_delay": self.instrument_number("InterframeDelay"), "framelet_height": MARCI_FRAMELET_ROWS, "framelets_flipped": False,
+                "interframe_delay": self.instrument_number("InterframeDelay"),
+                "framelet_height": MARCI_FRAMELET_ROWS, "framelets_flipped": False,
                 "framelet_order_reversed": self.flipped, "num_lines_overlap": 0}
 
     def fold_alpha(self, isd: dict) -> dict:
