@@ -110,3 +110,26 @@ def gil_hang_once(path: str, settings: dict) -> dict:
         open(marker, "w").close()
         re.match(r"(a+)+$", "a" * 64 + "b")
     return tiny_record(path, settings)
+
+
+def gil_hang_beside_partner(path: str, settings: dict) -> dict:
+    """Two images on one worker of two threads. A 'gil' file, the first time (a '.hung' marker beside it makes it
+    once): waits (at most 30 s, the GIL free) until its partner runs, then backtracks for ever holding the GIL
+    (see :func:`gil_hang_once`), so the partner's thread stops too. A 'partner' file: says it runs (a
+    'partner-running' file in the folder), then takes 1.5 s (frozen while the other holds the GIL): slow, but
+    fine. Anything else: a no-op record."""
+    import re
+
+    name = os.path.basename(path)
+    flag = os.path.join(os.path.dirname(path), "partner-running")
+    marker = path + ".hung"
+    if "gil" in name and not os.path.exists(marker):
+        open(marker, "w").close()
+        deadline = time.monotonic() + 30
+        while not os.path.exists(flag) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        re.match(r"(a+)+$", "a" * 64 + "b")
+    elif "partner" in name:
+        open(flag, "w").close()
+        time.sleep(1.5)
+    return tiny_record(path, settings)

@@ -42,8 +42,10 @@ class Dispatcher:
         self._by_attempt: dict[str, str] = {}  # attempt key -> path, for the attempts in Dask
         self._task_of: dict[str, str] = {}  # attempt key -> the Dask key of the task carrying it
         self._tasks: dict[str, tuple[Any, list[str]]] = {}  # task key -> (its future, its attempts in order)
-        # Workers the tracker stopped for a timed-out image: the other images their deaths end are not to blame.
-        self._stopped_workers: set[str] = set()
+        # Workers the tracker stopped for a timed-out image (address -> monotonic time of the first stop, and the
+        # pid of the process stopped): the other images their deaths end are not to blame, and their own timeouts
+        # wait for those deaths.
+        self._stopped_workers: dict[str, tuple[float, Any]] = {}
         # When each recently ended task was released: its slot frees up RELEASE_HOLD seconds later.
         self._released: deque[float] = deque()
         self._syncs_out = 0  # announcement chunks the writer has not confirmed yet
@@ -175,6 +177,30 @@ class Dispatcher:
                 continue
             self._apply(job, policy.task_end(job, status, exc_type, message, *self._stamp(job),
                                              shared=len(attempts) > 1, stopped_workers=self._stopped_workers))
+
+    def _later_unheard(self, job: Job) -> bool:
+        """Whether images after ``job`` in its task have not reported yet: one of them may be the one running."""
+        entry = self._tasks.get(self._task_of.get(job.attempt, ""))
+        if entry is None:
+            return False
+        attempts = entry[1]
+        later = attempts[attempts.index(job.attempt) + 1:] if job.attempt in attempts else []
+        return any((j := self._current(a)) is not None and j.state is JobState.QUEUED for a in later)
+
+    def _hung_on(self, worker: dict, running: list[str] | None) -> None:
+        """A worker about to be killed for a hang was running ``running`` (attempt keys; None: not known):
+        charge the image of each task that timed out on it that was really running (:func:`.policy.hung_task`)."""
+        if not running:
+            return
+        at, log_at = time.time(), self.backend.worker_log(worker)
+        keys = dict.fromkeys(k for a in running if (k := self._task_of.get(a)) is not None)
+        for key in keys:
+            entry = self._tasks.get(key)
+            if entry is None:
+                continue
+            jobs = [j for a in entry[1] if (j := self._current(a)) is not None]
+            for job, event in policy.hung_task(jobs, set(running), worker, at, log_at):
+                self._apply(job, event)
 
     def _timed(self, seconds: Any) -> None:
         if isinstance(seconds, (int, float)) and seconds >= 0:

@@ -28,6 +28,9 @@ class Job:
     errors: Sequence[dict] = ()
     requeues: int = 0  # resubmissions that did not count as failures (never started)
     from_catalogue: bool = False  # not run here: the catalogue already held it (done, or failed for good)
+    # Monotonic time its attempt passed cluster.job_timeout while images after it in its task had not reported:
+    # the worker is being stopped, and the failure waits for the worker to say which of them it was running.
+    timed_out: float | None = None
 
     def row(self) -> dict:
         last = self.errors[-1] if self.errors else {}

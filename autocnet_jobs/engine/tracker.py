@@ -29,6 +29,9 @@ from .writer_link import WriterLink
 log = logging.getLogger(__name__)
 
 MAX_REQUEUES = 10
+# Seconds beyond cluster.worker_grace that jobs wait for a worker being stopped to be gone (the kill, and Dask
+# noticing it) before their timeouts count anyway (policy.Rules.stop_wait).
+STOP_MARGIN = 30.0
 _LIVE = (JobState.QUEUED, JobState.RUNNING, JobState.WRITING)
 
 
@@ -48,7 +51,8 @@ class JobTracker(Dispatcher, WriterLink):
         self.uri, self._token = uri, token
         self.process = process
         self.callback_tls = callback_tls  # the callback channel's TLS settings for the tasks (None: plain TCP)
-        self.rules = policy.Rules(cfg["cluster"]["maxfailures"], cfg["cluster"]["job_timeout"], MAX_REQUEUES)
+        self.rules = policy.Rules(cfg["cluster"]["maxfailures"], cfg["cluster"]["job_timeout"], MAX_REQUEUES,
+                                  float(cfg["cluster"]["worker_grace"]) + STOP_MARGIN)
         self.events = events
         # path -> its Job, or (size, mtime) for an image queued and never launched (see dispatch)
         self.jobs: dict[str, Job | tuple] = {}
@@ -66,7 +70,8 @@ class JobTracker(Dispatcher, WriterLink):
         self.db_down: str | None = None
         self.db_error: str | None = None  # the writer cannot ever write (e.g. a schema mismatch): the run is over
         self.writer = writer
-        self.watchdog = Watchdog(client, backend, cfg["cluster"]["worker_grace"], self._has_live_jobs)
+        self.watchdog = Watchdog(client, backend, cfg["cluster"]["worker_grace"], self._has_live_jobs,
+                                 lambda worker, running: self.events.put(("hung_on", worker, running)))
         self._init_dispatch(cfg["cluster"])
         self._thread = threading.Thread(target=self._run, name="autocnet-tracker", daemon=True)
         self._stopped = threading.Event()
@@ -251,6 +256,9 @@ class JobTracker(Dispatcher, WriterLink):
         if kind == "done":
             self._task_done(event[1], event[2])
             return
+        if kind == "hung_on":
+            self._hung_on(event[1], event[2])
+            return
         job = self._current(event[1])
         if job is None:
             return
@@ -302,8 +310,9 @@ class JobTracker(Dispatcher, WriterLink):
                 if future is not None:
                     future.cancel()
             elif isinstance(action, policy.StopHung):
-                if action.worker.get("address"):
-                    self._stopped_workers.add(action.worker["address"])
+                address, pid = action.worker.get("address"), action.worker.get("pid")
+                if address and self._stopped_workers.get(address, (0.0, None))[1] != pid:
+                    self._stopped_workers[address] = (time.monotonic(), pid)  # the first stop of this process
                 self.watchdog.stop_hung(dict(action.worker), future)
         return job
 
@@ -315,12 +324,23 @@ class JobTracker(Dispatcher, WriterLink):
         return job
 
     def _tick(self) -> None:
-        if self.rules.job_timeout:
+        timeout = self.rules.job_timeout
+        if timeout:
             now = time.monotonic()
-            running = [j for p in list(self._by_attempt.values())
-                       if not isinstance(j := self.jobs[p], tuple) and j.state is JobState.RUNNING]
-            for job in running:
-                self._apply(job, policy.Tick(now, *self._stamp(job)))
+            # Those past the timeout, the earliest started first: of two images frozen on one worker, the one
+            # that started first is judged first (the worker is then stopped for it, and the other waits).
+            late = sorted((j for p in list(self._by_attempt.values())
+                           if not isinstance(j := self.jobs[p], tuple) and j.state is JobState.RUNNING
+                           and j.started_at is not None and now - j.started_at > timeout),
+                          key=lambda j: j.started_at)
+            for job in late:
+                job = self.jobs[job.path]  # as the jobs judged before it left it
+                if isinstance(job, tuple) or job.state is not JobState.RUNNING:
+                    continue
+                since, pid = self._stopped_workers.get(job.worker.get("address"), (None, None))
+                stopping = since if pid == job.worker.get("pid") else None  # not a later worker at that address
+                self._apply(job, policy.Tick(now, *self._stamp(job), later=self._later_unheard(job),
+                                             stopping=stopping))
         if not self.writer.alive() and not self.db_error:
             self._restart_writer()
 

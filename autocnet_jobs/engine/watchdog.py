@@ -5,7 +5,10 @@ Two faults Dask does not repair by itself:
 - A task past ``cluster.job_timeout`` is stopped by asking its worker to exit (``exit_worker`` runs on the
   worker's event loop; the nanny starts a fresh process). A worker whose event loop is stuck too (a C call
   holding the GIL, a stopped or swapped-out process) never runs it: after ``cluster.worker_grace`` seconds the
-  backend ends it from outside (SIGKILL of the local process, ``scancel`` of its Slurm job).
+  backend ends it from outside (SIGKILL of the local process, ``scancel`` of its Slurm job). Just before, its
+  nanny reads which image each of its task threads is on (:func:`.task.running_attempts`) and the tracker hears
+  it (``hung_on``): the events of the last images before the hang are still inside the stuck worker. Its tasks
+  end as Dask sees it die; a task is cancelled here only when its worker left by itself or could not be ended.
 - A worker that is gone and not coming back (a nanny whose restart failed, a worker that retired): while jobs
   wait, a worker slot the backend reports lost (no worker, and none starting) for ``cluster.worker_grace``
   seconds on end is refilled. Without this a LocalCluster that lost its workers waits forever. A worker that
@@ -21,7 +24,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from .task import exit_worker
+from .task import exit_worker, running_attempts
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +34,20 @@ _LIVE = ("running", "paused")
 
 class Watchdog:
     interval = 1.0  # seconds between checks while jobs are pending
+    probe_timeout = 10.0  # seconds the nanny of a worker about to be killed gets to say what it runs
 
-    def __init__(self, client, backend, grace: float, pending: Callable[[], bool]):
+    def __init__(self, client, backend, grace: float, pending: Callable[[], bool],
+                 hung_on: Callable[[dict, list[str] | None], None] | None = None):
         self.client = client
         self.backend = backend
         self.grace = grace
         self.pending = pending
+        # Told, before a hung worker is killed, the attempts its task threads were running (None: not known).
+        self.hung_on = hung_on
         self._lock = threading.Lock()
         self._exits: list[threading.Thread] = []
-        self._hung: dict[str, tuple[dict, float]] = {}  # address -> (worker info, when to kill it)
+        # address -> (worker info, when to kill it, the futures of the timed-out tasks on it)
+        self._hung: dict[str, tuple[dict, float, list]] = {}
         self._missing_since: dict[Any, float] = {}  # worker slot name -> when it was first seen without a worker
         self.slots: int | None = None  # worker threads of the live workers, as last seen (the in-flight limit)
         self.kills = 0  # workers ended from outside
@@ -50,13 +58,19 @@ class Watchdog:
         self._thread.start()
 
     def stop_hung(self, worker: dict, future: Any) -> None:
-        """Stop a timed-out task: restart its worker, then cancel it. Called from the tracker; never blocks."""
+        """Stop a timed-out task by restarting its worker. Called from the tracker; never blocks."""
         address = worker.get("address")
-        if address:
-            with self._lock:
-                self._hung[address] = (dict(worker), time.monotonic() + self.grace)
+        if not address:  # no worker to stop: only the task can be
+            _cancel([future])
+            return
+        with self._lock:
+            old = self._hung.get(address)
+            if old is not None and old[0].get("pid") == worker.get("pid"):  # a second timeout keeps the first's
+                self._hung[address] = (old[0], old[1], [*old[2], future])
+            else:
+                self._hung[address] = (dict(worker), time.monotonic() + self.grace, [future])
         # Its own thread: the request does not return while the worker's event loop is stuck.
-        t = threading.Thread(target=self._exit_then_cancel, args=(address, future), daemon=True)
+        t = threading.Thread(target=self._exit, args=(address,), daemon=True)
         t.start()
         self._exits = [x for x in self._exits if x.is_alive()] + [t]
         self._wake.set()
@@ -69,19 +83,38 @@ class Watchdog:
         for t in self._exits:
             t.join(60)
 
-    def _exit_then_cancel(self, address: str | None, fut: Any) -> None:
-        # Not the other way round: cancelling first frees the worker's slot in the scheduler, which at once
-        # sends it the next task (often this job's own retry), and the exit then kills that one as well.
-        if address:
+    def _exit(self, address: str) -> None:
+        # The task is not cancelled: that would free the worker's slot in the scheduler, which at once sends it
+        # the next task (often this job's own retry), and end the task before the worker does, while it may still
+        # have to say which image hung. Its end comes when the worker dies (KilledWorker).
+        try:
+            self.client.run(exit_worker, workers=[address], wait=False)
+        except Exception as e:  # noqa: BLE001 - the worker is gone (it may have been killed meanwhile)
+            log.info("worker %s did not take the exit request: %s", address, e)
+
+    def _probe(self, worker: dict) -> list[str] | None:
+        """What the task threads of a stuck worker are running, asked of its nanny (the worker itself cannot
+        answer); None when that cannot be known (no nanny, no answer within :attr:`probe_timeout`)."""
+        address = worker.get("address")
+        try:
+            pid = int(worker.get("pid") or 0)
+        except ValueError:
+            return None
+        if not pid:
+            return None
+        box: list = []
+
+        def ask() -> None:
             try:
-                self.client.run(exit_worker, workers=[address], wait=False)
-            except Exception as e:  # noqa: BLE001 - the worker is gone (it may have been killed meanwhile)
-                log.info("worker %s did not take the exit request: %s", address, e)
-        if fut is not None:  # a stale attempt: its outcome (KilledWorker by now) is ignored
-            try:
-                fut.cancel()
-            except Exception:  # noqa: BLE001 - the client is closing
-                pass
+                box.append(self.client.run(running_attempts, pid, workers=[address], nanny=True))
+            except Exception as e:  # noqa: BLE001 - no nanny, or it is gone too
+                log.info("could not ask the nanny of worker %s what it runs: %s", address, e)
+
+        t = threading.Thread(target=ask, name="autocnet-probe", daemon=True)
+        t.start()
+        t.join(self.probe_timeout)
+        answers = list(box[0].values()) if box else []
+        return answers[0] if len(answers) == 1 and isinstance(answers[0], list) else None
 
     # ---- the watchdog thread ---------------------------------------------------------------------------
     def _run(self) -> None:
@@ -107,17 +140,22 @@ class Watchdog:
         now = time.monotonic()
         with self._lock:
             hung = list(self._hung.items())
-        for address, (worker, deadline) in hung:
+        for address, (worker, deadline, futures) in hung:
             if address not in workers:
                 with self._lock:
                     self._hung.pop(address, None)  # it exited; its nanny (or adapt) replaces it
+                _cancel(futures)  # ended with it (KilledWorker) unless Dask started it elsewhere
             elif now >= deadline:
                 with self._lock:
                     self._hung.pop(address, None)
                 log.warning("worker %s did not exit %.0f s after its task timed out; ending it", address,
                             self.grace)
+                if self.hung_on is not None:
+                    self.hung_on(worker, self._probe(worker))
                 if self.backend.kill_worker(worker):
                     self.kills += 1
+                else:  # it stays stuck: at least its timed-out tasks end, so their slots free up
+                    _cancel(futures)
         if not pending or not self.backend.refills_slots:
             self._missing_since.clear()
             return
@@ -132,3 +170,12 @@ class Watchdog:
             self.heals += 1
             for n in lost:
                 del self._missing_since[n]
+
+
+def _cancel(futures: list) -> None:
+    for fut in futures:
+        if fut is not None:
+            try:
+                fut.cancel()
+            except Exception:  # noqa: BLE001 - the client is closing
+                pass
