@@ -33,7 +33,8 @@ SCHEMA_VERSION = 6  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-b
 # 5: acquisition columns (ACQUISITION_KEYS, VIEWING_KEYS, resolution); the CRS WKT once per CRS in the crs table
 #    (images.crs_id), no longer per image nor inside the camera JSON.
 # 6: a sensor camera's ISD (hundreds of KB for a line scanner) in its own table, cameras(image_id, model, isd):
-#    the images row every spatial query reads keeps the camera's small part only (split_camera).
+#    the images row every spatial query reads keeps the camera's small part only (split_camera); the overlap
+#    graph's pairs in the overlaps table (an older catalogue's are made by ``autocnet-jobs overlaps --rebuild``).
 
 class JobState(str, Enum):
     """A job's state. The jobs table keeps all but ``writing`` (a record on its way to the writer is ``queued``
@@ -226,6 +227,22 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("image_id", Integer, primary_key=True, autoincrement=False),
         Column("model", String(64)),
         Column("isd", JSON, nullable=False),
+    )
+    # The overlap graph (issue 26): one row per pair of images of one body whose footprints overlap, image_a <
+    # image_b, the intersection and its area on the body's ellipsoid (catalogue.overlap_geometry), written by the
+    # writer with the images rows (Store.write_overlaps).
+    overlap_geom = (Column("geom", Geometry("MULTIPOLYGON", srid=-1, spatial_index=False)) if postgis
+                    else Column("geom", LargeBinary))
+    Table(
+        "overlaps", md,
+        Column("image_a", Integer, primary_key=True, autoincrement=False),
+        Column("image_b", Integer, primary_key=True, autoincrement=False, index=True),
+        Column("body", String(64)),
+        Column("srid", Integer),
+        Column("area_m2", Float, nullable=False),
+        Column("fraction_a", Float, nullable=False),
+        Column("fraction_b", Float, nullable=False),
+        overlap_geom,
     )
     Table("job_clock", md, Column("id", Integer, primary_key=True, autoincrement=False),
           Column("seq", BigInteger, nullable=False))

@@ -13,7 +13,7 @@ from .arguments import _one_line
 from .options import UsageError, _config
 from .parser import build_parser
 
-READ_ONLY = ("status", "failed", "query", "export", "plot", "report")
+READ_ONLY = ("status", "failed", "query", "export", "plot", "report", "overlaps")
 
 
 def main(argv: list[str] | None = None) -> int:

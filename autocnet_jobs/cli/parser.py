@@ -8,6 +8,7 @@ from .camera_commands import add_point_parser
 from .exporting import cmd_export
 from .ingest import cmd_add, cmd_retry
 from .options import _acquisition_arguments
+from .overlap_commands import add_overlaps_parser, add_query_arguments
 from .reading import cmd_failed, cmd_query, cmd_status
 from .views import cmd_plot, cmd_report
 
@@ -65,16 +66,18 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
                    help="only images added to the catalogue since (ingest time, not acquisition time: see --from "
                         "and --to): ISO date or date-time (UTC unless an offset is given), or an age such as 12h or 2d")
     _acquisition_arguments(q)
+    add_query_arguments(q)
     q.add_argument("--json", action="store_true")
     common(q)
     q.set_defaults(func=cmd_query)
 
     e = sub.add_parser("export", help="write the catalogue with footprints")
-    e.add_argument("--format", choices=["geojson", "gpkg", "stac", "autocnet", "isd"], default=None,
+    e.add_argument("--format", choices=["geojson", "gpkg", "stac", "autocnet", "isd", "overlaps"], default=None,
                    help="geojson (one collection, lon/lat), gpkg (GeoPackage: one layer per body in its CRS), stac "
                         "(a static STAC catalog in the folder --out), autocnet (AutoCNet's images, keypoints and "
                         "cameras tables in the PostGIS schema --schema) or isd (each camera as ISD JSON usgscsm "
-                        "loads, --out DIR/IMAGE_STEM.json); default: from the --out extension, else geojson")
+                        "loads, --out DIR/IMAGE_STEM.json) or overlaps (the overlapping pairs: --out FILE.csv or "
+                        "FILE.geojson); default: from the --out extension, else geojson")
     e.add_argument("--out", help="output file, or folder for stac (default: stdout; required for gpkg and stac)")
     e.add_argument("--schema", help="PostGIS schema the autocnet format writes its tables into (created if missing)")
     e.add_argument("--body")
@@ -83,6 +86,7 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_export)
 
     add_point_parser(sub, common)
+    add_overlaps_parser(sub, common)
 
     m = sub.add_parser("plot", help="map of the footprints (PNG), coloured by status, failed images listed")
     m.add_argument("--out", required=True, type=_out_file, help="output PNG file")

@@ -50,6 +50,9 @@ def cmd_query(args: argparse.Namespace) -> int:
             queries.bbox_geometry(*args.bbox)
         except ValueError as exc:
             raise UsageError(f"--bbox: {exc}") from None
+    if args.overlaps:
+        from .overlap_commands import query_overlaps
+        return query_overlaps(args, _config(args)["database"]["url"])
     rows = queries.images(_config(args)["database"]["url"], bbox=tuple(args.bbox) if args.bbox else None,
                           geometry=args.wkt, body=args.body, since=args.since,
                           overlapping=os.path.abspath(args.overlapping) if args.overlapping else None,

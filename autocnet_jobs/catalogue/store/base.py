@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from ...errors import DatabaseUnavailable
 from .. import schema
+from .overlaps import OverlapWriter, record_entries
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class SchemaMismatch(DatabaseUnavailable):
     """The catalogue has another schema version: no retry or reconnect can fix it."""
 
 
-class Store:
+class Store(OverlapWriter):
     """One connection to the catalogue, opened by :meth:`connect` and held until :meth:`close`."""
 
     postgis = False
@@ -230,13 +231,14 @@ class Store:
             if records:
                 seq += len(job_rows)
                 self._upsert_images(records, range(seq + 1, seq + 1 + len(records)), new_crs)
-                self._write_cameras(records)
+                ids = self._write_cameras(records)
+                self.write_overlaps(record_entries(records, ids))
                 # A committed image's job is done: its queued/running row goes, in the same transaction, so
                 # job_states (which users read with SQL and GIS tools too) never shows a finished image running.
                 self.conn.execute(self.jobs.delete().where(self.jobs.c.path.in_(list(done))))
         self._crs_ids.update(new_crs)  # only once committed: a rolled back crs row has no id
 
-    def _write_cameras(self, records: list[dict]) -> None:
+    def _write_cameras(self, records: list[dict]) -> dict[str, int]:
         """The records' ISDs into the cameras table, in the images rows' transaction: upserted for an image with
         a sensor camera, deleted for one re-extracted without (schema.split_camera)."""
         isds = {}
@@ -252,6 +254,7 @@ class Store:
                 if isd is not None and p in ids]
         if rows:
             self._upsert_cameras(rows)
+        return ids
 
     def _upsert_cameras(self, rows: list[dict]) -> None:
         raise NotImplementedError
