@@ -133,3 +133,18 @@ def gil_hang_beside_partner(path: str, settings: dict) -> dict:
         open(flag, "w").close()
         time.sleep(1.5)
     return tiny_record(path, settings)
+
+
+def strip_record(path: str, settings: dict) -> dict:
+    """A no-op record with a Mars footprint: a 4 x 1 degree strip whose place follows the file's number (every
+    neighbour overlaps the next), for tests of the overlap graph through a real run. Slow as slow_record."""
+    import re
+
+    import shapely
+
+    time.sleep(float(os.environ.get("AUTOCNET_TEST_SLOW", "0")))
+    n = int(re.findall(r"\d+", os.path.basename(path))[-1])
+    lon = -170.0 + (n % 100) * 0.7
+    fp = shapely.MultiPolygon([shapely.box(lon, -2.0 + (n // 100) * 3.0, lon + 1.0, 2.0 + (n // 100) * 3.0)])
+    return dict(tiny_record(path, settings), body="Mars", iau_code="IAU_2015:49900",
+                footprint_wkb=shapely.to_wkb(fp, hex=True), footprint_source="camera")

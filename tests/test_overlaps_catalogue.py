@@ -123,3 +123,44 @@ def test_pairs_written_with_the_images_match_the_brute_force(backend, truth, req
     assert len(partners) == graph.degree(some[0])
     out = _cli("overlaps", "--db", url)
     assert out.returncode == 0 and f"{len(moved)} overlapping pairs" in out.stdout and "no partner" in out.stdout
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgis"])
+def test_a_writer_killed_mid_run_leaves_no_image_without_its_pairs(backend, request, tmp_path):
+    """Issue 26: SIGKILL the writer while images and pairs are being written; after the run every committed
+    image has exactly the pairs a recomputation from the stored footprints gives (pairs go in the images rows'
+    transaction, so there is no 'between' to repair)."""
+    import os
+    import signal
+    import time
+
+    from autocnet_jobs import ImageAdder
+
+    from . import faults
+    from .helpers import config, tiny_files
+
+    n = 240
+    folder = tiny_files(tmp_path / "in", n)
+    cfg = config(tmp_path)
+    if backend == "postgis":
+        cfg["database"]["url"] = request.getfixturevalue("fresh_pg_db")
+    url = cfg["database"]["url"]
+    os.environ["AUTOCNET_TEST_SLOW"] = "0.03"
+    killed = []
+    with ImageAdder(cfg, process=faults.strip_record, quiet=True) as ia:
+        ia.add_images(folder, "cub")
+        deadline = time.time() + 120
+        while sum(v is True for v in ia.job_status.values()) < n // 3:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        os.kill(ia._tracker.writer.pid, signal.SIGKILL)
+        killed.append(True)
+        ia.wait(300)
+        assert all(v is True for v in ia.job_status.values()) and len(ia.job_status) == n
+    written = _pairs(url)
+    assert killed and len(written) >= n - 5
+    store = open_store(url)
+    store.connect()
+    store.rebuild_overlaps()
+    store.close()
+    assert set(_pairs(url)) == set(written)
