@@ -5,12 +5,6 @@ The tracker sends it records and job rows over a pipe; it writes them in batches
 what makes ``job_status[path] is True`` durable. A lost connection is retried with backoff; records are not
 dropped and jobs are not failed for it.
 
-Pipelined: while a thread of its own writes and commits one batch on the connection, the main thread keeps
-reading messages and encodes the next batch (``store.encode``: the COPY bytes, with no database); one batch is on
-the connection at a time, in order, so the guarantees above hold as they did one batch after another. The
-connection is only ever used by one thread at a time (the main thread waits for the batch in flight before it
-answers "known" or "sync").
-
 The process is a fresh interpreter running this module (``python -c``), not a ``multiprocessing`` child: it never
 re-imports the caller's ``__main__``, so it starts the same from a script, a notebook, ``python -c`` or a script
 read from standard input (whose ``__main__`` names no file), and runs none of the caller's code.
@@ -30,15 +24,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 _BACKOFF_MAX = 5.0
-_SWITCH_INTERVAL = 0.00005  # seconds: how soon a thread waiting for the GIL gets it from a busy one
 _SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly database")
 
 
@@ -77,36 +68,39 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: Inbox, 
     jobs: list[dict] = []
     oldest: float | None = None
     stopping = False
-    # Pipelined: the main thread encodes batches (store.encode, no database) while the committing thread writes
-    # and commits the ones before, in order, one at a time on the one connection; a batch's paths are acknowledged
-    # only once it is committed. One encoded batch may wait behind the one being written, so the connection goes
-    # from one commit straight to the next batch. The main thread touches the connection only when that thread is
-    # idle (settle()).
-    committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autocnet-writer-db")
-    in_flight: deque[Future] = deque()
-    halted = threading.Event()  # set by a batch that raised: the ones queued behind it are not written
-    switch = sys.getswitchinterval()
-    # The committing thread wakes for each block of COPY data the server takes: with the encoding thread busy,
-    # Python's default 5 ms before handing it the GIL would leave the server waiting (bench/README.md).
-    sys.setswitchinterval(_SWITCH_INTERVAL)
-
-    def settle(keep: int = 0) -> None:
-        """Wait until at most ``keep`` batches are in flight; a SchemaMismatch of one is raised here."""
-        while len(in_flight) > keep:
-            in_flight.popleft().result()
 
     def flush() -> None:
         nonlocal records, jobs, oldest
         if not records and not jobs:
             return
-        batch_records, batch_jobs = records, jobs
+        delay = 0.2
+        down = False
+        while True:
+            try:
+                if store.conn is None:
+                    store.connect()
+                store.write(records, jobs)
+                break
+            except Exception as exc:  # noqa: BLE001 - sorted into "connection" and "bad row" below
+                if isinstance(exc, SchemaMismatch):
+                    raise  # not the rows' fault: the writer stops with a fatal message
+                if not _connection_error(exc):
+                    # A bad row: write what can be written one by one and reject the rest.
+                    _isolate(store, records, jobs, outbox, exc)
+                    records, jobs, oldest = [], [], None
+                    return
+                # Connection-level trouble: keep everything, reconnect with backoff.
+                if not down:
+                    outbox.put(("db_down", _first_line(exc)))
+                    down = True
+                store.close()
+                time.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
+        if down:
+            outbox.put(("db_up", None))
+        if records:
+            outbox.put(("committed", [r["path"] for r in records]))
         records, jobs, oldest = [], [], None
-        try:
-            encoded = store.encode(batch_records, batch_jobs)
-        except Exception as exc:  # noqa: BLE001 - a value that cannot be sent: found row by row in _commit
-            encoded = exc
-        settle(keep=1)
-        in_flight.append(committer.submit(_commit, store, encoded, batch_records, batch_jobs, outbox, halted))
 
     try:
         parent = os.getppid()
@@ -129,11 +123,9 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: Inbox, 
                         oldest = time.monotonic()
                 elif kind == "known":
                     flush()
-                    settle()
                     outbox.put(("known", msg[1], _known(store)))
                 elif kind == "sync":  # the tracker paces what it sends by these
                     flush()
-                    settle()
                     outbox.put(("synced", msg[1]))
                 elif kind == "stop":
                     stopping = True
@@ -141,65 +133,10 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: Inbox, 
                     oldest is not None and time.monotonic() - oldest >= flush_interval):
                 flush()
             if stopping:
-                settle()
                 break
     except SchemaMismatch as exc:  # a reconnect found another version's catalogue: no retry can help
         outbox.put(("fatal", str(exc)))
-    finally:
-        committer.shutdown(wait=True)
-        sys.setswitchinterval(switch)
     store.close()
-
-
-def _commit(store, encoded, records: list[dict], jobs: list[dict], outbox: Outbox, halted: threading.Event) -> None:
-    """Write one encoded batch in its transaction (the committing thread's work) and acknowledge its paths once
-    committed. Lost connections are retried with backoff, nothing dropped; a batch with a bad row is written row by
-    row and the bad ones rejected; a SchemaMismatch is raised (the writer stops with a fatal message, and writes
-    nothing queued behind it)."""
-    if halted.is_set():
-        return
-    try:
-        _commit_batch(store, encoded, records, jobs, outbox)
-    except BaseException:
-        halted.set()
-        raise
-
-
-def _commit_batch(store, encoded, records: list[dict], jobs: list[dict], outbox: Outbox) -> None:
-    from .store import SchemaMismatch
-
-    delay = 0.2
-    down = False
-    bad: Exception | None = None
-    while True:
-        try:
-            if store.conn is None:
-                store.connect()
-            if isinstance(encoded, Exception):
-                bad = encoded  # a value encode() could not take: a bad row, found below once connected
-            else:
-                store.write_encoded(encoded)
-            break
-        except Exception as exc:  # noqa: BLE001 - sorted into "connection" and "bad row" below
-            if isinstance(exc, SchemaMismatch):
-                raise  # not the rows' fault: the writer stops with a fatal message
-            if not _connection_error(exc):
-                bad = exc
-                break
-            # Connection-level trouble: keep everything, reconnect with backoff.
-            if not down:
-                outbox.put(("db_down", _first_line(exc)))
-                down = True
-            store.close()
-            time.sleep(delay)
-            delay = min(delay * 2, _BACKOFF_MAX)
-    if down:
-        outbox.put(("db_up", None))
-    if bad is not None:
-        # A bad row: write what can be written one by one and reject the rest.
-        _isolate(store, records, jobs, outbox, bad)
-    elif records:
-        outbox.put(("committed", [r["path"] for r in records]))
 
 
 def _connection_error(exc: BaseException) -> bool:
@@ -272,12 +209,10 @@ class _Sender:
 
     def __init__(self, conn: Connection):
         self.conn = conn
-        self._lock = threading.Lock()  # the main and the committing thread both report
 
     def put(self, msg: tuple) -> None:
         try:
-            with self._lock:
-                self.conn.send(msg)
+            self.conn.send(msg)
         except OSError:
             pass  # the adder died: nobody to tell; the getppid check ends the loop
 
