@@ -27,9 +27,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             _out_file(args.out)
         except argparse.ArgumentTypeError as exc:
             raise UsageError(f"--out: {exc}") from None
-    if fmt == "overlaps":
+    if fmt in ("overlaps", "overlay", "adjacency"):
         from .overlap_commands import export_overlaps
-        return export_overlaps(url, args.out, args.body)
+        return export_overlaps(url, args.out, args.body, fmt, _acquisition_filters(args))
     rows = queries.images(url, body=args.body, **_acquisition_filters(args))
     if fmt == "isd":
         return export_isd(rows, args.out)

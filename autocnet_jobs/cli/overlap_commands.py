@@ -1,4 +1,5 @@
-"""The overlap graph on the command line: ``overlaps --rebuild``, ``query --overlaps``, ``export --format overlaps``."""
+"""The overlap graph on the command line: ``overlaps --rebuild``, ``query --overlaps``, ``export --format overlaps``
+(the pairs), ``overlay`` (AutoCNet's faces) and ``adjacency`` (AutoCNet's ``CandidateGraph.from_adjacency`` JSON)."""
 from __future__ import annotations
 
 import argparse
@@ -64,12 +65,54 @@ def query_overlaps(args: argparse.Namespace, url: str) -> int:
     return 0
 
 
-def export_overlaps(url: str, out: str | None, body: str | None) -> int:
+def export_overlaps(url: str, out: str | None, body: str | None, fmt: str = "overlaps",
+                    filters: dict | None = None) -> int:
+    """``export --format overlaps|overlay|adjacency``; ``filters`` (the acquisition filters given) select the
+    images of an overlay; the pairs and the adjacency are of every image of the body."""
     from ..catalogue import overlap_queries
 
+    if filters and fmt != "overlay":
+        raise UsageError(f"--format {fmt} is of every image (of --body); --instrument, --from, ... select the "
+                         "images of --format overlay only")
+    if fmt == "overlay":
+        return _export_overlay(url, out, body, filters or {})
+    if fmt == "adjacency":
+        return _export_adjacency(url, out, body)
     if not out or not out.lower().endswith((".csv", ".geojson", ".json")):
         raise UsageError("--format overlaps needs --out FILE.csv (one row per pair) or FILE.geojson "
                          "(the intersections)")
     n = overlap_queries.write_pairs(url, out, body=body)
     print(f"{n} overlapping pairs written to {out}")
+    return 0
+
+
+def _export_overlay(url: str, out: str | None, body: str | None, filters: dict) -> int:
+    from ..catalogue import queries
+    from ..catalogue.overlay import write_overlay
+
+    if not out or not out.lower().endswith((".csv", ".geojson", ".json")):
+        raise UsageError("--format overlay needs --out FILE.geojson (a feature per face, with its images) or "
+                         "FILE.csv (intersections and WKT, AutoCNet's overlay table)")
+    queries.require_catalogue(url)
+    paths = None
+    if filters:     # a query selects the images; the faces are those of their footprints
+        paths = [r["path"] for r in queries.images(url, body=body, with_footprint=False, **filters)]
+    n = write_overlay(url, out, body=body, paths=paths)
+    print(f"{n} overlay faces written to {out}")
+    return 0
+
+
+def _export_adjacency(url: str, out: str | None, body: str | None) -> int:
+    from ..catalogue import overlap_queries, queries
+
+    if not out or not out.lower().endswith(".json"):
+        raise UsageError("--format adjacency needs --out FILE.json (image path -> overlapping paths, as "
+                         "AutoCNet's CandidateGraph.from_adjacency reads it)")
+    queries.require_catalogue(url)
+    adjacency = overlap_queries.adjacency(url, body=body)
+    tmp = f"{out}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(adjacency, f, indent=1)
+    os.replace(tmp, out)
+    print(f"{len(adjacency)} images and their overlapping images written to {out}")
     return 0

@@ -72,12 +72,15 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_query)
 
     e = sub.add_parser("export", help="write the catalogue with footprints")
-    e.add_argument("--format", choices=["geojson", "gpkg", "stac", "autocnet", "isd", "overlaps"], default=None,
+    e.add_argument("--format", choices=["geojson", "gpkg", "stac", "autocnet", "isd", "overlaps", "overlay",
+                                        "adjacency"], default=None,
                    help="geojson (one collection, lon/lat), gpkg (GeoPackage: one layer per body in its CRS), stac "
                         "(a static STAC catalog in the folder --out), autocnet (AutoCNet's images, keypoints and "
-                        "cameras tables in the PostGIS schema --schema) or isd (each camera as ISD JSON usgscsm "
-                        "loads, --out DIR/IMAGE_STEM.json) or overlaps (the overlapping pairs: --out FILE.csv or "
-                        "FILE.geojson); default: from the --out extension, else geojson")
+                        "cameras tables in the PostGIS schema --schema), isd (each camera as ISD JSON usgscsm "
+                        "loads, --out DIR/IMAGE_STEM.json), overlaps (the overlapping pairs: --out FILE.csv or "
+                        "FILE.geojson), overlay (AutoCNet's overlay faces: --out FILE.geojson or FILE.csv) or "
+                        "adjacency (AutoCNet's adjacency JSON: --out FILE.json); default: from the --out extension, "
+                        "else geojson")
     e.add_argument("--out", help="output file, or folder for stac (default: stdout; required for gpkg and stac)")
     e.add_argument("--schema", help="PostGIS schema the autocnet format writes its tables into (created if missing)")
     e.add_argument("--body")
