@@ -89,7 +89,7 @@ def test_version_3_earth_rows_are_upgraded_to_wgs84(backend: str, request, tmp_p
     store.connect()                                           # upgrades
     version = store.conn.exec_driver_sql("SELECT version FROM schema_info").scalar()
     store.close()
-    assert version == models.SCHEMA_VERSION == 6
+    assert version == models.SCHEMA_VERSION == 7
     rows = {r["name"]: r for r in queries.images(url)}
     upgraded = rows["RGB.byte.tif"]
     assert (upgraded["body"], upgraded["iau_code"], upgraded["srid"]) == ("Earth", "EPSG:4326", 4326)

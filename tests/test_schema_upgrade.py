@@ -1,4 +1,5 @@
-"""Schema version 4 and 5 catalogues upgraded in place to version 6 (issue 16 item 4, issue 18 item 1, issue 25).
+"""Schema version 4, 5 and 6 catalogues upgraded in place to version 7 (issue 16 item 4, issue 18 item 1, issue 25,
+issue 26 item 5).
 
 The version 4 catalogues are real ones, made by the version 4 package itself on sample images (tests/data/
 make_v4_catalogues.py says how): a SQLite file, and a PostGIS database as ``pg_dump --inserts`` wrote it. What
@@ -42,7 +43,7 @@ def _check_upgraded(url: str, before: dict, query) -> None:
     (tmp_record,) = [faults.tiny_record(__file__, {})]
     store.write([dict(tmp_record, spacecraft="MRO", start_time="2009-02-18T09:56:36.299Z")], [])
     store.close()
-    assert query("SELECT version FROM schema_info") == [(schema.SCHEMA_VERSION,)] and schema.SCHEMA_VERSION == 6
+    assert query("SELECT version FROM schema_info") == [(schema.SCHEMA_VERSION,)] and schema.SCHEMA_VERSION == 7
     # the CRS: once per distinct WKT, referenced by each image that had it
     wkts = {wkt for wkt, _ in before["images"].values() if wkt}
     assert len(wkts) >= 2
@@ -127,7 +128,7 @@ def _check_v6(url: str, before: dict, query) -> None:
     camera = {"type": "csm", "model": isd["name_model"], "isd_source": "driver", "isd": isd}
     store.write([dict(record, camera=camera)], [])
     store.close()
-    assert query("SELECT version FROM schema_info") == [(6,)]
+    assert query("SELECT version FROM schema_info") == [(schema.SCHEMA_VERSION,)]
     sensors = {p for p, cam in before.items() if cam and cam["type"] in ("framing", "line_scan")}
     assert len(sensors) == 2
     moved = {p: (model, json.loads(isd) if isinstance(isd, str) else isd) for p, model, isd in query(
@@ -175,3 +176,68 @@ def test_a_version_5_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
 
     assert query("SELECT version FROM schema_info") == [(5,)]
     _check_v6(fresh_pg_db, _v5_cameras(query), query)
+
+
+# --- version 6 -> 7: the overlap pairs' angle columns -------------------------------------------------------
+
+def _check_v7(url: str, query) -> None:
+    """The version 6 pair (the two Apollo 15 Metric frames, both with cameras) keeps its row and gets the angle
+    columns, NULL; ``rebuild_overlaps`` then fills them with pair_angles' values from the stored cameras."""
+    from autocnet_jobs.catalogue import overlap_geometry as og
+    from autocnet_jobs.catalogue import overlap_queries, pair_angles
+
+    before = query('SELECT image_a, image_b, area_m2, fraction_a, fraction_b FROM "overlaps"')
+    assert len(before) == 1
+    store = open_store(url)
+    store.connect()                      # upgrades
+    store.close()
+    assert query("SELECT version FROM schema_info") == [(schema.SCHEMA_VERSION,)] and schema.SCHEMA_VERSION == 7
+    assert query('SELECT image_a, image_b, area_m2, fraction_a, fraction_b FROM "overlaps"') == before
+    assert query('SELECT convergence_deg, incidence_diff_deg FROM "overlaps"') == [(None, None)]
+    (pair,) = overlap_queries.overlaps(url)
+    assert pair["convergence_deg"] is None and pair["incidence_diff_deg"] is None
+    store = open_store(url)
+    store.connect()
+    assert store.rebuild_overlaps() == 1
+    store.close()
+    isds = {i: json.loads(isd) if isinstance(isd, str) else isd
+            for i, isd in query("SELECT image_id, isd FROM cameras")}
+    (pair,) = overlap_queries.overlaps(url, with_geometry=True)
+    a, b = before[0][:2]
+    expected = pair_angles.pair_angles_isd(isds[a], isds[b], *og.centre_lonlat(pair["geometry"]))
+    assert 10 < expected.convergence_deg < 30              # a stereo pair: test_pair_angles checks the values
+    assert pair["convergence_deg"] == pytest.approx(expected.convergence_deg, abs=1e-9)
+    assert pair["incidence_diff_deg"] == pytest.approx(expected.incidence_diff_deg, abs=1e-9)
+    # opened again: nothing to upgrade, nothing lost
+    store = open_store(url)
+    store.connect()
+    store.close()
+    assert query('SELECT convergence_deg FROM "overlaps"')[0][0] == pytest.approx(expected.convergence_deg)
+
+
+def test_a_version_6_sqlite_file_is_upgraded(tmp_path: Path) -> None:
+    db = tmp_path / "catalogue.db"
+    shutil.copy(DATA / "catalogue_v6.db", db)
+
+    def query(sql: str):
+        con = sqlite3.connect(db)
+        rows = con.execute(sql).fetchall()
+        con.close()
+        return rows
+
+    assert query("SELECT version FROM schema_info") == [(6,)]
+    _check_v7(f"sqlite:///{db}", query)
+
+
+def test_a_version_6_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
+    dump = "\n".join(line for line in (DATA / "catalogue_v6_postgis.sql").read_text().splitlines()
+                     if not line.startswith("\\"))          # psql's \restrict lines: not SQL
+    with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
+        con.execute(dump)
+
+    def query(sql: str):
+        with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
+            return [tuple(r) for r in con.execute(sql).fetchall()]
+
+    assert query("SELECT version FROM schema_info") == [(6,)]
+    _check_v7(fresh_pg_db, query)

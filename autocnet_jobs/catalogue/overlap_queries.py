@@ -14,15 +14,32 @@ from sqlalchemy import text
 
 from .queries import connect, is_postgis
 
-PAIR_COLUMNS = ("path_a", "path_b", "body", "area_m2", "fraction_a", "fraction_b")
+PAIR_COLUMNS = ("path_a", "path_b", "body", "area_m2", "fraction_a", "fraction_b", "convergence_deg",
+                "incidence_diff_deg", "time_gap_s")
+
+# The time between the two images' acquisitions (start times), seconds: NULL where either has none.
+_TIME_GAP = {False: "abs(julianday(a.start_time) - julianday(b.start_time)) * 86400.0",
+             True: "abs(extract(epoch FROM a.start_time - b.start_time))::float8"}
+# One instrument: the same instrument name, on the same spacecraft unless either's is unknown (case-insensitive).
+_SAME_INSTRUMENT = ("(lower(a.instrument) = lower(b.instrument) AND (a.spacecraft IS NULL OR b.spacecraft IS NULL "
+                    "OR lower(a.spacecraft) = lower(b.spacecraft)))")
 
 
 def overlaps(url: str, *, image: str | None = None, min_fraction: float | None = None, body: str | None = None,
-             with_geometry: bool = False) -> list[dict[str, Any]]:
-    """The pairs (PAIR_COLUMNS, and ``geometry`` when asked), optionally only those of ``image`` (a path), of
-    ``body``, or where either image's fraction is at least ``min_fraction``; ordered by the pair's paths."""
-    geom = ", ST_AsBinary(o.geom) AS geom" if with_geometry and is_postgis(url) else ", o.geom" if with_geometry else ""
-    sql = (f"SELECT a.path AS path_a, b.path AS path_b, o.body, o.area_m2, o.fraction_a, o.fraction_b{geom} "
+             with_geometry: bool = False, same_instrument: bool | None = None, max_time_gap_s: float | None = None,
+             min_convergence: float | None = None, max_convergence: float | None = None,
+             max_incidence_diff: float | None = None) -> list[dict[str, Any]]:
+    """The pairs (PAIR_COLUMNS, and ``geometry`` when asked), ordered by the pair's paths; optionally only those
+    of ``image`` (a path), of ``body``, where either image's fraction is at least ``min_fraction``, of one
+    instrument (``same_instrument=True``) or of two known, different ones (``False``), acquired at most
+    ``max_time_gap_s`` seconds apart (start times), whose convergence angle is within ``min_convergence`` ..
+    ``max_convergence`` degrees, or whose incidence angles differ by at most ``max_incidence_diff`` degrees. A
+    filter on a value the pair does not have (no camera, no time) leaves the pair out."""
+    postgis = is_postgis(url)
+    geom = ", ST_AsBinary(o.geom) AS geom" if with_geometry and postgis else ", o.geom" if with_geometry else ""
+    gap = _TIME_GAP[postgis]
+    sql = (f"SELECT a.path AS path_a, b.path AS path_b, o.body, o.area_m2, o.fraction_a, o.fraction_b, "
+           f"o.convergence_deg, o.incidence_diff_deg, {gap} AS time_gap_s{geom} "
            'FROM "overlaps" o JOIN images a ON a.id = o.image_a JOIN images b ON b.id = o.image_b WHERE 1=1')
     params: dict[str, Any] = {}
     if image is not None:
@@ -34,6 +51,17 @@ def overlaps(url: str, *, image: str | None = None, min_fraction: float | None =
     if min_fraction is not None:
         sql += " AND (o.fraction_a >= :f OR o.fraction_b >= :f)"
         params["f"] = min_fraction
+    if same_instrument is True:
+        sql += f" AND {_SAME_INSTRUMENT}"
+    elif same_instrument is False:
+        sql += f" AND a.instrument IS NOT NULL AND b.instrument IS NOT NULL AND NOT {_SAME_INSTRUMENT}"
+    for value, condition, name in ((max_time_gap_s, f"{gap} <= :gap", "gap"),
+                                   (min_convergence, "o.convergence_deg >= :cmin", "cmin"),
+                                   (max_convergence, "o.convergence_deg <= :cmax", "cmax"),
+                                   (max_incidence_diff, "o.incidence_diff_deg <= :dinc", "dinc")):
+        if value is not None:
+            sql += f" AND {condition}"
+            params[name] = value
     with connect(url) as conn:
         rows = [dict(r._mapping) for r in conn.execute(text(sql + " ORDER BY a.path, b.path"), params)]
     for row in rows:
@@ -43,14 +71,16 @@ def overlaps(url: str, *, image: str | None = None, min_fraction: float | None =
     return rows
 
 
-def partners(url: str, image: str, min_fraction: float | None = None) -> list[dict[str, Any]]:
-    """An image's overlapping images: {path, body, area_m2, fraction (of this image), partner_fraction}."""
+def partners(url: str, image: str, min_fraction: float | None = None, **filters: Any) -> list[dict[str, Any]]:
+    """An image's overlapping images: {path, body, area_m2, fraction (of this image), partner_fraction,
+    convergence_deg, incidence_diff_deg, time_gap_s}; ``filters`` as :func:`overlaps` takes them."""
     out = []
-    for row in overlaps(url, image=image, min_fraction=min_fraction):
+    for row in overlaps(url, image=image, min_fraction=min_fraction, **filters):
         mine = row["path_a"] == image
         out.append({"path": row["path_b"] if mine else row["path_a"], "body": row["body"], "area_m2": row["area_m2"],
                     "fraction": row["fraction_a"] if mine else row["fraction_b"],
-                    "partner_fraction": row["fraction_b"] if mine else row["fraction_a"]})
+                    "partner_fraction": row["fraction_b"] if mine else row["fraction_a"],
+                    **{k: row[k] for k in ("convergence_deg", "incidence_diff_deg", "time_gap_s")}})
     return out
 
 

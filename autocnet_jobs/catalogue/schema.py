@@ -28,13 +28,15 @@ from sqlalchemy import (
 
 from ..extractors.record import ACQUISITION_KEYS, RECORD_KEYS, VIEWING_KEYS
 
-SCHEMA_VERSION = 6  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB).
+SCHEMA_VERSION = 7  # 2: jobs.error_type, traceback, log. 3: file sizes are 64-bit (images over 2 GiB).
 # 4: Earth footprints in geodetic WGS84 (EPSG:4326), no longer planetocentric (IAU_2015:39900).
 # 5: acquisition columns (ACQUISITION_KEYS, VIEWING_KEYS, resolution); the CRS WKT once per CRS in the crs table
 #    (images.crs_id), no longer per image nor inside the camera JSON.
 # 6: a sensor camera's ISD (hundreds of KB for a line scanner) in its own table, cameras(image_id, model, isd):
 #    the images row every spatial query reads keeps the camera's small part only (split_camera); the overlap
 #    graph's pairs in the overlaps table (an older catalogue's are made by ``autocnet-jobs overlaps --rebuild``).
+# 7: a pair's viewing geometry at its overlap's centre, where both images have a camera: overlaps.convergence_deg
+#    and incidence_diff_deg (catalogue.pair_angles; NULL in a version 6 catalogue's pairs until the rebuild).
 
 class JobState(str, Enum):
     """A job's state. The jobs table keeps all but ``writing`` (a record on its way to the writer is ``queued``
@@ -243,6 +245,7 @@ def build_metadata(postgis: bool) -> MetaData:
         Column("fraction_a", Float, nullable=False),
         Column("fraction_b", Float, nullable=False),
         overlap_geom,
+        *pair_angle_columns(),
     )
     Table("job_clock", md, Column("id", Integer, primary_key=True, autoincrement=False),
           Column("seq", BigInteger, nullable=False))
@@ -265,6 +268,16 @@ SELECT i.path, 'done', coalesce(i.attempts, 0), NULL, NULL, NULL, NULL, NULL, i.
   FROM images i
  WHERE NOT EXISTS (SELECT 1 FROM job_states j WHERE j.path = i.path AND j.seq > coalesce(i.job_seq, 0))
 """
+
+
+# The overlaps columns of a pair's viewing geometry (schema 7; NULL where an image has no camera, or the centre
+# is not seen): the stereo convergence angle and the difference of the two incidence angles, degrees.
+PAIR_ANGLE_COLUMNS = ("convergence_deg", "incidence_diff_deg")
+
+
+def pair_angle_columns() -> list[Column]:
+    """The overlaps columns of PAIR_ANGLE_COLUMNS (new tables and the version 7 upgrade add the same)."""
+    return [Column(name, Float) for name in PAIR_ANGLE_COLUMNS]
 
 
 def acquisition_columns(time_type) -> list[Column]:

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from .arguments import _number
+from .arguments import _number, _quantity
 from .options import UsageError, _config
 
 
@@ -22,6 +22,21 @@ def add_query_arguments(q: argparse.ArgumentParser) -> None:
     q.add_argument("--overlaps", metavar="IMAGE", help="the images overlapping IMAGE (a path in the catalogue)")
     q.add_argument("--min-fraction", type=_number, metavar="F",
                    help="with --overlaps: only partners covering at least F (0..1) of IMAGE or of themselves")
+    same = q.add_mutually_exclusive_group()
+    same.add_argument("--same-instrument", dest="same_instrument", action="store_const", const=True,
+                      help="with --overlaps: only partners taken by IMAGE's instrument (and spacecraft)")
+    same.add_argument("--different-instrument", dest="same_instrument", action="store_const", const=False,
+                      help="with --overlaps: only partners taken by another instrument (both known)")
+    q.add_argument("--max-time-gap", type=_quantity, metavar="SECONDS",
+                   help="with --overlaps: only partners acquired at most SECONDS apart (start times)")
+    q.add_argument("--min-convergence", type=_quantity, metavar="DEG",
+                   help="with --overlaps: only partners whose views converge by at least DEG degrees at the "
+                        "overlap's centre (stereo; pairs without two cameras are left out)")
+    q.add_argument("--max-convergence", type=_quantity, metavar="DEG",
+                   help="with --overlaps: only partners whose views converge by at most DEG degrees")
+    q.add_argument("--max-incidence-diff", type=_quantity, metavar="DEG",
+                   help="with --overlaps: only partners whose solar incidence at the overlap's centre differs "
+                        "from IMAGE's by at most DEG degrees (illumination match)")
 
 
 def cmd_overlaps(args: argparse.Namespace) -> int:
@@ -54,15 +69,39 @@ def query_overlaps(args: argparse.Namespace, url: str) -> int:
 
     if args.min_fraction is not None and not 0 <= args.min_fraction <= 1:
         raise UsageError(f"--min-fraction {args.min_fraction:g}: give a fraction from 0 to 1")
+    filters = pair_filters(args)
     image = os.path.abspath(args.overlaps)
-    rows = overlap_queries.partners(url, image, args.min_fraction)
+    rows = overlap_queries.partners(url, image, args.min_fraction, **filters)
     if args.json:
         print(json.dumps(rows))
     else:
         for r in rows:
-            print(f"{r['fraction']:6.1%} {r['partner_fraction']:6.1%} {r['area_m2'] / 1e6:12.3f} km2  {r['path']}")
-        print(f"{len(rows)} overlapping images")
+            print(f"{r['fraction']:6.1%} {r['partner_fraction']:6.1%} {r['area_m2'] / 1e6:12.3f} km2 "
+                  f"{_degrees(r['convergence_deg'])} {_degrees(r['incidence_diff_deg'])}  {r['path']}")
+        print(f"{len(rows)} overlapping images (columns: fraction of IMAGE, of the partner, area, convergence, "
+              "incidence difference)")
     return 0
+
+
+def pair_filters(args: argparse.Namespace) -> dict:
+    """overlap_queries.partners' filters from the query flags, checked."""
+    for flag, value, high in (("--max-time-gap", args.max_time_gap, None),
+                              ("--min-convergence", args.min_convergence, 180.0),
+                              ("--max-convergence", args.max_convergence, 180.0),
+                              ("--max-incidence-diff", args.max_incidence_diff, 180.0)):
+        if value is not None and (value < 0 or (high is not None and value > high)):
+            unit = "seconds, 0 or more" if high is None else "degrees from 0 to 180"
+            raise UsageError(f"{flag} {value:g}: give {unit}")
+    if None not in (args.min_convergence, args.max_convergence) and args.min_convergence > args.max_convergence:
+        raise UsageError(f"--min-convergence {args.min_convergence:g} is above --max-convergence "
+                         f"{args.max_convergence:g}")
+    return {"same_instrument": args.same_instrument, "max_time_gap_s": args.max_time_gap,
+            "min_convergence": args.min_convergence, "max_convergence": args.max_convergence,
+            "max_incidence_diff": args.max_incidence_diff}
+
+
+def _degrees(value: float | None) -> str:
+    return f"{value:6.2f}°" if value is not None else "     -"
 
 
 def export_overlaps(url: str, out: str | None, body: str | None, fmt: str = "overlaps",

@@ -80,7 +80,7 @@ class Store(OverlapWriter):
             version = self.conn.execute(select(info.c.version)).scalar()
             if version is None:
                 self.conn.execute(info.insert().values(version=schema.SCHEMA_VERSION))
-            elif version in (2, 3, 4, 5):
+            elif version in (2, 3, 4, 5, 6):
                 if version == 2:
                     # 2 -> 3 only widened the size columns (SQLite's INTEGER is 64-bit already).
                     self._widen_sizes()
@@ -88,7 +88,9 @@ class Store(OverlapWriter):
                     self._to_version_5()  # before 3 -> 4, which reads the CRS from the crs table
                 if version < 4:
                     self._earth_to_wgs84()  # 3 -> 4
-                self._to_version_6()
+                if version < 6:
+                    self._to_version_6()
+                self._to_version_7()
                 self.conn.execute(info.update().values(version=schema.SCHEMA_VERSION))
                 log.warning("database %s upgraded from schema version %d to %d", safe_url(self.url), version,
                             schema.SCHEMA_VERSION)
@@ -162,6 +164,17 @@ class Store(OverlapWriter):
             if cams:
                 self._upsert_cameras(cams)
             done = rows[-1][0]
+
+    def _to_version_7(self) -> None:
+        """Schema 6 -> 7, in place: the pair angle columns added to ``overlaps`` (NULL: ``overlaps --rebuild``
+        computes them). Checked, not assumed, as in :meth:`_to_version_5`."""
+        from sqlalchemy import inspect
+
+        have = {c["name"] for c in inspect(self.conn).get_columns("overlaps")}
+        for column in schema.pair_angle_columns():
+            if column.name not in have:
+                kind = column.type.compile(dialect=self.conn.dialect)
+                self.conn.exec_driver_sql(f'ALTER TABLE "overlaps" ADD COLUMN {column.name} {kind}')
 
     def _drop_camera_crs(self) -> None:
         raise NotImplementedError

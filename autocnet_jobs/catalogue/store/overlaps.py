@@ -16,6 +16,7 @@ import shapely
 from sqlalchemy import text
 
 from .. import overlap_geometry as og
+from .pair_views import add_pair_angles
 
 EARTH_CODE = "EPSG:4326"      # Earth's footprints are geodetic (DESIGN.md); every other body's planetocentric
 REBUILD_PAGE = 500
@@ -71,14 +72,18 @@ class OverlapWriter:
                 fa, fb = (pair.fraction_a, pair.fraction_b) if a == image_id else (pair.fraction_b, pair.fraction_a)
                 rows[(a, b)] = {"a": a, "b": b, "body": body, "srid": srid, "area": pair.area_m2, "fa": fa, "fb": fb,
                                 "geom": shapely.to_wkb(pair.geom)}
+        add_pair_angles(self.conn, list(rows.values()))      # where both images have a camera (pair_views)
         if rows:
             geom = "ST_GeomFromWKB(:geom, :srid)" if self.postgis else ":geom"
             self.conn.execute(text(
-                'INSERT INTO "overlaps" (image_a, image_b, body, srid, area_m2, fraction_a, fraction_b, geom) '
+                'INSERT INTO "overlaps" (image_a, image_b, body, srid, area_m2, fraction_a, fraction_b, geom, '
+                "convergence_deg, incidence_diff_deg) "
                 # "overlaps" quoted: it is an SQL keyword (PostgreSQL's OVERLAPS operator)
-                f"VALUES (:a, :b, :body, :srid, :area, :fa, :fb, {geom}) ON CONFLICT (image_a, image_b) DO UPDATE SET "
+                f"VALUES (:a, :b, :body, :srid, :area, :fa, :fb, {geom}, :convergence_deg, :incidence_diff_deg) "
+                f"ON CONFLICT (image_a, image_b) DO UPDATE SET "
                 f"area_m2 = excluded.area_m2, fraction_a = excluded.fraction_a, fraction_b = excluded.fraction_b, "
-                f"geom = excluded.geom"), list(rows.values()))
+                f"geom = excluded.geom, convergence_deg = excluded.convergence_deg, "
+                f"incidence_diff_deg = excluded.incidence_diff_deg"), list(rows.values()))
         return len(rows)
 
     def _footprints_near(self, srid: int, geom) -> Iterable[tuple[int, Any]]:
