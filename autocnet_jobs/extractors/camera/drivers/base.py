@@ -263,8 +263,7 @@ class Driver:
         isd["image_lines"], isd["image_samples"] = lines, samples
         if not alpha:
             return isd
-        ks = (alpha["ending_sample"] - alpha["starting_sample"]) / alpha["beta_samples"]
-        kl = (alpha["ending_line"] - alpha["starting_line"]) / alpha["beta_lines"]
+        ks, kl = self.cube.alpha_scales()
         s0, l0 = alpha["starting_sample"] - 0.5, alpha["starting_line"] - 0.5
         if self.model in ("frame", "line_scan", "push_frame"):
             isd["starting_detector_sample"] += s0 * isd["detector_sample_summing"]

@@ -72,6 +72,15 @@ class IsisCube:
         except (TypeError, ValueError):
             raise CameraDataError("the AlphaCube group is incomplete or not numeric") from None
 
+    def alpha_scales(self) -> tuple[float, float]:
+        """(samples, lines) of the original image per cube pixel, ``(ending - starting) / beta`` of the AlphaCube
+        (ISIS's AlphaCube class); (1, 1) for a cube that is no crop or reduction."""
+        alpha = self.alpha
+        if not alpha:
+            return 1.0, 1.0
+        return ((alpha["ending_sample"] - alpha["starting_sample"]) / alpha["beta_samples"],
+                (alpha["ending_line"] - alpha["starting_line"]) / alpha["beta_lines"])
+
 
 class Naif:
     """The label's NaifKeywords, read as numbers on demand; ``{ik}`` in a key is the instrument's NAIF code."""

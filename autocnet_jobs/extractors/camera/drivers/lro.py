@@ -255,7 +255,7 @@ class LroWac(_Lro):
         first = self.detector_start_sample
         count = self.cube.dimensions[1] * self.sample_summing
         if alpha:
-            ks = (alpha["ending_sample"] - alpha["starting_sample"]) / alpha["beta_samples"]
+            ks = self.cube.alpha_scales()[0]
             first += (alpha["starting_sample"] - 0.5) * self.sample_summing
             count *= ks
         samples = np.linspace(first, first + count, 200) - self.detector_center_sample
@@ -307,8 +307,7 @@ class LroWac(_Lro):
         isd["image_lines"], isd["image_samples"] = lines, samples
         if not alpha:
             return isd
-        ks = (alpha["ending_sample"] - alpha["starting_sample"]) / alpha["beta_samples"]
-        kl = (alpha["ending_line"] - alpha["starting_line"]) / alpha["beta_lines"]
+        ks, kl = self.cube.alpha_scales()
         skipped = (alpha["starting_line"] - 0.5) / self.framelet_lines
         if abs(kl - 1.0) > 1e-9 or abs(skipped - round(skipped)) > 1e-9:
             raise MissingConstant("a push frame cube cropped or reduced across framelets (AlphaCube lines "

@@ -74,8 +74,7 @@ class LroMiniRf(_Lro):
         isd["image_lines"], isd["image_samples"] = lines, samples
         if not alpha:
             return isd
-        ks = (alpha["ending_sample"] - alpha["starting_sample"]) / alpha["beta_samples"]
-        kl = (alpha["ending_line"] - alpha["starting_line"]) / alpha["beta_lines"]
+        ks, kl = self.cube.alpha_scales()
         rate, width = isd["line_exposure_duration"], isd["scaled_pixel_width"]
         # original 1-based line l0 + kl x (CSM line) at StartTime + (that - 1) rate
         start = isd["starting_ephemeris_time"] + rate * (alpha["starting_line"] - 1.0 + 0.5 * kl)

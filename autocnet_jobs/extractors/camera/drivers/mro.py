@@ -235,8 +235,7 @@ class MroMarci(Driver):
         alpha = self.cube.alpha or {"starting_line": 0.5, "ending_line": cube_lines + 0.5, "beta_lines": cube_lines,
                                     "starting_sample": 0.5, "ending_sample": cube_samples + 0.5,
                                     "beta_samples": cube_samples}
-        kl = (alpha["ending_line"] - alpha["starting_line"]) / alpha["beta_lines"]
-        ks = (alpha["ending_sample"] - alpha["starting_sample"]) / alpha["beta_samples"]
+        ks, kl = self.cube.alpha_scales()
         if kl != 1.0:
             raise MissingConstant("a push-frame cube reduced or enlarged in lines (framelets no longer whole)")
         isd["starting_detector_sample"] += (alpha["starting_sample"] - 0.5) * isd["detector_sample_summing"]
