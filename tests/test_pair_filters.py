@@ -15,7 +15,7 @@ import warnings
 
 import pytest
 
-from autocnet_jobs import cli, config
+from autocnet_jobs import config
 from autocnet_jobs.catalogue import overlap_geometry as og
 from autocnet_jobs.catalogue import overlap_queries, pair_angles
 from autocnet_jobs.catalogue.store import open_store
