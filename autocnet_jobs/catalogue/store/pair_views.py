@@ -9,6 +9,7 @@ its pairs' centres in one vectorised ground -> image). Pairs without two cameras
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import shapely
@@ -16,6 +17,8 @@ from sqlalchemy import bindparam, text
 
 from .. import overlap_geometry as og
 from .. import pair_angles as pa
+
+log = logging.getLogger(__name__)
 
 EARTH_SRID = 4326            # Earth's footprints are geodetic (DESIGN.md); every other body's planetocentric
 
@@ -36,11 +39,16 @@ def add_pair_angles(conn, rows: list[dict[str, Any]]) -> None:
     models = {image_id: pa.model_or_none(json.loads(isd) if isinstance(isd, (str, bytes)) else isd)
               for image_id, isd in _select(conn, "SELECT image_id, isd FROM cameras WHERE image_id IN :ids",
                                            wanted, columns=2)}
-    pairs = []
-    for row in todo:
-        lon, lat = og.centre_lonlat(shapely.from_wkb(row["geom"]))
-        pairs.append((row["a"], row["b"], lon, lat, row["srid"] != EARTH_SRID))
-    for row, angles in zip(todo, pa.pairs_angles(models, pairs)):
+    try:
+        pairs = []
+        for row in todo:
+            lon, lat = og.centre_lonlat(shapely.from_wkb(row["geom"]))
+            pairs.append((row["a"], row["b"], lon, lat, row["srid"] != EARTH_SRID))
+        found = pa.pairs_angles(models, pairs)
+    except Exception:              # noqa: BLE001 - the angles are extra: never the reason a batch is not committed
+        log.warning("no viewing angles for %d overlap pairs", len(todo), exc_info=True)
+        return
+    for row, angles in zip(todo, found):
         row["convergence_deg"] = angles.convergence_deg
         row["incidence_diff_deg"] = angles.incidence_diff_deg
 
