@@ -51,34 +51,31 @@ def faces_of(geoms: list) -> list[tuple[list[int], shapely.Polygon]]:
     """The faces of ``geoms`` (footprints, Polygons or MultiPolygons of one body) seen by two or more of them:
     (the indices into ``geoms`` of those that see it, sorted; the face). AutoCNet's rule, planar: a face is
     seen by an image when their intersection is over MIN_AREA square degrees."""
-    parts, owner = [], []
-    for k, geom in enumerate(geoms):
-        for part in shapely.get_parts(geom):
-            parts.append(part)
-            owner.append(k)
-    if not parts:
+    parts, owners = shapely.get_parts(np.array(geoms, dtype=object), return_index=True)
+    if not len(parts):
         return []
     # AutoCNet unions the exterior rings only (holes are not edges of its faces), and so do we.
-    linework = shapely.unary_union(shapely.get_exterior_ring(np.array(parts)))
+    linework = shapely.unary_union(shapely.get_exterior_ring(parts))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(linework)))
     faces = faces[shapely.area(faces) > MIN_AREA]
     if not len(faces):
         return []
-    seen: list[set[int]] = [set() for _ in faces]
     # A face lies wholly inside or outside every exterior ring (they are all its edges), so an interior point
-    # answers "inside" for a hole-free part, and the intersection is then the whole face (> MIN_AREA).
-    tree = shapely.STRtree(parts)
-    holed = {p for p, part in enumerate(parts) if shapely.get_num_interior_rings(part)}
-    points = shapely.point_on_surface(faces)
-    for f, p in zip(*tree.query(points, predicate="within")):
-        if p not in holed:
-            seen[f].add(owner[p])
-    # A part with holes: the hole is inside its ring but not in the image, so measure as AutoCNet does.
-    if holed:
-        for f, p in zip(*tree.query(faces, predicate="intersects")):
-            if p in holed and shapely.area(shapely.intersection(faces[f], parts[p])) > MIN_AREA:
-                seen[f].add(owner[p])
-    return [(sorted(s), face) for s, face in zip(seen, faces) if len(s) > 1]
+    # answers "inside" for a hole-free part, and the intersection is then the whole face (> MIN_AREA). The
+    # footprints are the query side so GEOS prepares them (a point tree queried by points is not).
+    holed = shapely.get_num_interior_rings(parts) > 0
+    part_i, face_i = shapely.STRtree(shapely.point_on_surface(faces)).query(parts, predicate="contains")
+    keep = ~holed[part_i]
+    seen = [np.stack([face_i[keep], owners[part_i[keep]]], axis=1)]
+    # A part with holes: a hole is inside its ring but not in the image, so measure as AutoCNet does.
+    if holed.any():
+        face_h, part_h = shapely.STRtree(faces).query(parts[holed], predicate="intersects")[::-1]
+        part_h = np.flatnonzero(holed)[part_h]
+        big = shapely.area(shapely.intersection(faces[face_h], parts[part_h])) > MIN_AREA
+        seen.append(np.stack([face_h[big], owners[part_h[big]]], axis=1))
+    pairs = np.unique(np.concatenate(seen), axis=0)          # (face, image), by face then image
+    face_ids, starts, counts = np.unique(pairs[:, 0], return_index=True, return_counts=True)
+    return [(pairs[s:s + n, 1].tolist(), faces[f]) for f, s, n in zip(face_ids, starts, counts) if n > 1]
 
 
 def _footprints(url: str, body: str | None, bbox: tuple[float, float, float, float] | None,
