@@ -19,6 +19,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from sqlalchemy import text
 
 from autocnet_jobs.catalogue import overlap_queries
+from autocnet_jobs.catalogue import overlay as overlay_module
 from autocnet_jobs.catalogue.overlay import MIN_AREA, overlay
 from autocnet_jobs.catalogue.queries import connect
 from autocnet_jobs.catalogue.store import open_store
@@ -165,7 +166,7 @@ def test_overlay_faces_are_the_regions_seen_by_exactly_their_images_on_sqlite(tm
     assert [f["area"] for f in faces if f["intersections"] == sorted((e, f_))] == [pytest.approx(15)] * 2
 
 
-def test_overlay_of_a_selection_by_body_box_and_paths(tmp_path):
+def test_overlay_of_a_selection_by_body_box_and_paths(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'cat.db'}"
     recs = [_record(f"m{k}", MultiPolygon([box(10 + k, 0, 12.5 + k, 3)])) for k in range(3)]          # Mars 10-15E
     recs += [_record(f"w{k}", MultiPolygon([box(-50 + k, 20, -48.5 + k, 22)])) for k in range(2)]     # Mars 50W
@@ -193,6 +194,11 @@ def test_overlay_of_a_selection_by_body_box_and_paths(tmp_path):
     assert [f["intersections"] for f in two] == [sorted((named["m0"], named["m2"]))]
     assert two[0]["geom"].bounds == pytest.approx((12, 0, 12.5, 3))
     assert overlay(url, paths=["/data/syn/m0.cub", "/data/syn/w0.cub"]) == []
+    # a long list of paths is read in chunks (SQLite's parameter limit): one path per query, same answer
+    monkeypatch.setattr(overlay_module, "PATHS_PER_QUERY", 1)
+    chunked = overlay(url, paths=[f"/data/syn/m{k}.cub" for k in range(3)])
+    assert [(f["intersections"], f["geom"].wkb) for f in chunked] == [(f["intersections"], f["geom"].wkb)
+                                                                     for f in mars_east]
     assert overlay(url, bbox=(100, 50, 110, 60)) == []
 
 

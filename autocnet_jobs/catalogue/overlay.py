@@ -26,6 +26,7 @@ from .queries import connect, intersecting, is_postgis
 
 # AutoCNet's threshold: ST_Area(ST_Intersection(face, image)) > 0.000001, square degrees.
 MIN_AREA = 1e-6
+PATHS_PER_QUERY = 5000
 
 
 def overlay(url: str, *, body: str | None = None, bbox: tuple[float, float, float, float] | None = None,
@@ -91,14 +92,20 @@ def _footprints(url: str, body: str | None, bbox: tuple[float, float, float, flo
     if body:
         sql += " AND lower(body) = lower(:body)"
         params["body"] = body
-    stmt = text(sql)
-    if wanted is not None:
-        if not wanted:
-            return {}
-        stmt = text(sql + " AND path IN :paths").bindparams(bindparam("paths", expanding=True))
-        params["paths"] = sorted(wanted)
+    if wanted is None:
+        chunks: list[list[str] | None] = [None]
+    else:               # in chunks: SQLite takes at most 32,766 parameters in a statement
+        ordered = sorted(wanted)
+        chunks = [ordered[k:k + PATHS_PER_QUERY] for k in range(0, len(ordered), PATHS_PER_QUERY)]
+    out: dict[int, tuple[str, Any, str | None]] = {}
     with connect(url) as conn:
-        return {r.id: (r.path, shapely.from_wkb(bytes(r.fp)), r.body) for r in conn.execute(stmt, params)}
+        for chunk in chunks:
+            stmt = text(sql)
+            if chunk is not None:
+                stmt = text(sql + " AND path IN :paths").bindparams(bindparam("paths", expanding=True))
+            for r in conn.execute(stmt, params if chunk is None else {**params, "paths": chunk}):
+                out[r.id] = (r.path, shapely.from_wkb(bytes(r.fp)), r.body)
+    return out
 
 
 def _components(url: str, footprints: dict[int, tuple]) -> list[set[int]]:
