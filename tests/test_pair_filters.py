@@ -45,11 +45,14 @@ def records(tmp_path_factory) -> dict[str, dict]:
     return out
 
 
-def _write(url: str, records: dict[str, dict]) -> None:
+def _write(url: str, records: dict[str, dict], keep_open: bool = False):
+    """The catalogue written in two batches; the store returned still connected when ``keep_open``."""
     store = open_store(url)
     store.connect()
     store.write([records[p] for p in (M297, WAC, LDEM)], [])
     store.write([records[p] for p in (M298, BACK, PAN)], [])       # pairs with the first batch, incrementally
+    if keep_open:
+        return store
     store.close()
 
 
@@ -66,7 +69,7 @@ def _paths(rows) -> set[str]:
 @pytest.mark.parametrize("backend", ["sqlite", "postgis"])
 def test_pairs_carry_their_angles_and_time_gap_and_the_filters_choose_by_them(backend, records, request, tmp_path):
     url = f"sqlite:///{tmp_path / 'cat.db'}" if backend == "sqlite" else request.getfixturevalue("fresh_pg_db")
-    _write(url, records)
+    writer = _write(url, records, keep_open=True)
     partners = {r["path"]: r for r in overlap_queries.partners(url, M297)}
     assert set(partners) == {M298, PAN, LDEM}
     stereo = _expected(records, url, M297, M298)
@@ -105,13 +108,15 @@ def test_pairs_carry_their_angles_and_time_gap_and_the_filters_choose_by_them(ba
     assert {frozenset((r["path_a"], r["path_b"])) for r in overlap_queries.overlaps(url, min_convergence=10)} == {
         frozenset((M297, M298)), frozenset((M297, PAN))}
     # re-extracting an image recomputes its pairs' angles: 0298 re-written with 0297's camera sees the centre
-    # from 0297's position (a forced re-run after a wrong ISD, say), so that pair converges at 0
-    store = open_store(url)
-    store.connect()
-    store.write([dict(records[M298], camera=records[M297]["camera"])], [])
-    store.close()
+    # from 0297's position (a forced re-run after a wrong ISD, say), so that pair converges at 0; by the same
+    # writer, whose cached model of 0298 is of the old row
+    writer.write([dict(records[M298], camera=records[M297]["camera"])], [])
     (again,) = [r for r in overlap_queries.partners(url, M297) if r["path"] == M298]
     assert again["convergence_deg"] == pytest.approx(0, abs=1e-9)
+    writer.write([records[M298]], [])                           # and back
+    (again,) = [r for r in overlap_queries.partners(url, M297) if r["path"] == M298]
+    assert again["convergence_deg"] == pytest.approx(stereo.convergence_deg, abs=1e-9)
+    writer.close()
 
 
 def test_query_overlaps_flags(records, capsys, tmp_path):
