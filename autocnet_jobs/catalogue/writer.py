@@ -5,6 +5,12 @@ The tracker sends it records and job rows over a pipe; it writes them in batches
 what makes ``job_status[path] is True`` durable. A lost connection is retried with backoff; records are not
 dropped and jobs are not failed for it.
 
+Pipelined: while a thread of its own writes and commits one batch on the connection, the main thread keeps
+reading messages and encodes the next batch (``store.encode``: the COPY bytes, with no database); one batch is on
+the connection at a time, in order, so the guarantees above hold as they did one batch after another. The
+connection is only ever used by one thread at a time (the main thread waits for the batch in flight before it
+answers "known" or "sync").
+
 The process is a fresh interpreter running this module (``python -c``), not a ``multiprocessing`` child: it never
 re-imports the caller's ``__main__``, so it starts the same from a script, a notebook, ``python -c`` or a script
 read from standard input (whose ``__main__`` names no file), and runs none of the caller's code.
@@ -24,21 +30,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Protocol
+
+from .writer_commit import BACKOFF_MAX, Outbox, commit, connection_error, known
 
 log = logging.getLogger(__name__)
 
-_BACKOFF_MAX = 5.0
-_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly database")
+_SWITCH_INTERVAL = 0.00005  # seconds: how soon a thread waiting for the GIL gets it from a busy one
 
 
 class Inbox(Protocol):
     def get(self, timeout: float | None = None) -> tuple: ...
-
-
-class Outbox(Protocol):
-    def put(self, msg: tuple) -> None: ...
 
 
 def writer_main(url: str, batch_size: int, flush_interval: float, inbox: Inbox, outbox: Outbox,
@@ -57,50 +62,47 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: Inbox, 
             store.connect()
             break
         except DatabaseUnavailable as exc:
-            if not retry_connect or not _connection_error(exc):
+            if not retry_connect or not connection_error(exc):
                 outbox.put(("fatal", str(exc)))
                 return
             time.sleep(delay)
-            delay = min(delay * 2, _BACKOFF_MAX)
+            delay = min(delay * 2, BACKOFF_MAX)
     outbox.put(("ready", os.getpid()))
 
     records: list[dict] = []
     jobs: list[dict] = []
     oldest: float | None = None
     stopping = False
+    # Pipelined: the main thread encodes batches (store.encode, no database) while the committing thread writes
+    # and commits the ones before, in order, one at a time on the one connection; a batch's paths are acknowledged
+    # only once it is committed. One encoded batch may wait behind the one being written, so the connection goes
+    # from one commit straight to the next batch. The main thread touches the connection only when that thread is
+    # idle (settle()).
+    committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autocnet-writer-db")
+    in_flight: deque[Future] = deque()
+    halted = threading.Event()  # set by a batch that raised: the ones queued behind it are not written
+    switch = sys.getswitchinterval()
+    # The committing thread wakes for each block of COPY data the server takes: with the encoding thread busy,
+    # Python's default 5 ms before handing it the GIL would leave the server waiting (bench/README.md).
+    sys.setswitchinterval(_SWITCH_INTERVAL)
+
+    def settle(keep: int = 0) -> None:
+        """Wait until at most ``keep`` batches are in flight; a SchemaMismatch of one is raised here."""
+        while len(in_flight) > keep:
+            in_flight.popleft().result()
 
     def flush() -> None:
         nonlocal records, jobs, oldest
         if not records and not jobs:
             return
-        delay = 0.2
-        down = False
-        while True:
-            try:
-                if store.conn is None:
-                    store.connect()
-                store.write(records, jobs)
-                break
-            except Exception as exc:  # noqa: BLE001 - sorted into "connection" and "bad row" below
-                if isinstance(exc, SchemaMismatch):
-                    raise  # not the rows' fault: the writer stops with a fatal message
-                if not _connection_error(exc):
-                    # A bad row: write what can be written one by one and reject the rest.
-                    _isolate(store, records, jobs, outbox, exc)
-                    records, jobs, oldest = [], [], None
-                    return
-                # Connection-level trouble: keep everything, reconnect with backoff.
-                if not down:
-                    outbox.put(("db_down", _first_line(exc)))
-                    down = True
-                store.close()
-                time.sleep(delay)
-                delay = min(delay * 2, _BACKOFF_MAX)
-        if down:
-            outbox.put(("db_up", None))
-        if records:
-            outbox.put(("committed", [r["path"] for r in records]))
+        batch_records, batch_jobs = records, jobs
         records, jobs, oldest = [], [], None
+        try:
+            encoded = store.encode(batch_records, batch_jobs)
+        except Exception as exc:  # noqa: BLE001 - a value that cannot be sent: found row by row in commit
+            encoded = exc
+        settle(keep=1)
+        in_flight.append(committer.submit(commit, store, encoded, batch_records, batch_jobs, outbox, halted))
 
     try:
         parent = os.getppid()
@@ -123,9 +125,11 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: Inbox, 
                         oldest = time.monotonic()
                 elif kind == "known":
                     flush()
-                    outbox.put(("known", msg[1], _known(store)))
+                    settle()
+                    outbox.put(("known", msg[1], known(store)))
                 elif kind == "sync":  # the tracker paces what it sends by these
                     flush()
+                    settle()
                     outbox.put(("synced", msg[1]))
                 elif kind == "stop":
                     stopping = True
@@ -133,75 +137,14 @@ def writer_main(url: str, batch_size: int, flush_interval: float, inbox: Inbox, 
                     oldest is not None and time.monotonic() - oldest >= flush_interval):
                 flush()
             if stopping:
+                settle()
                 break
     except SchemaMismatch as exc:  # a reconnect found another version's catalogue: no retry can help
         outbox.put(("fatal", str(exc)))
+    finally:
+        committer.shutdown(wait=True)
+        sys.setswitchinterval(switch)
     store.close()
-
-
-def _connection_error(exc: BaseException) -> bool:
-    """True for trouble with the connection (retry later), False for trouble with the data (reject it)."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    from ..errors import DatabaseUnavailable
-    from .store import SchemaMismatch
-
-    if isinstance(exc, SchemaMismatch):  # a reconnect found another version's catalogue: waiting cannot help
-        return False
-    if isinstance(exc, OperationalError) and type(exc.orig).__module__ == "sqlite3":
-        # sqlite3 calls schema errors ("no such column") operational too; only these pass with time.
-        return any(m in str(exc.orig).lower() for m in _SQLITE_TRANSIENT)
-    if isinstance(exc, (OperationalError, DatabaseUnavailable)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    try:
-        import psycopg
-
-        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
-            return True
-    except ImportError:
-        pass
-    return False
-
-
-def _known(store) -> dict[str, Any]:
-    delay = 0.2
-    while True:
-        try:
-            if store.conn is None:
-                store.connect()
-            return store.known()
-        except Exception as exc:  # noqa: BLE001
-            if not _connection_error(exc):
-                raise
-            store.close()
-            time.sleep(delay)
-            delay = min(delay * 2, _BACKOFF_MAX)
-
-
-def _isolate(store, records: list[dict], jobs: list[dict], outbox: Outbox, exc: Exception) -> None:
-    committed, rejected = [], []
-    for rec in records:
-        try:
-            store.write([rec], [])
-            committed.append(rec["path"])
-        except Exception as one:  # noqa: BLE001 - reported per record to the tracker
-            rejected.append((rec["path"], _first_line(one)))
-    for job in jobs:
-        try:
-            store.write([], [job])
-        except Exception:  # noqa: BLE001 - a job row that cannot be written is not worth a failure
-            log.exception("could not write job row for %s", job.get("path"))
-    if committed:
-        outbox.put(("committed", committed))
-    if rejected:
-        outbox.put(("rejected", rejected))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 class _Sender:
@@ -209,10 +152,12 @@ class _Sender:
 
     def __init__(self, conn: Connection):
         self.conn = conn
+        self._lock = threading.Lock()  # the main and the committing thread both report
 
     def put(self, msg: tuple) -> None:
         try:
-            self.conn.send(msg)
+            with self._lock:
+                self.conn.send(msg)
         except OSError:
             pass  # the adder died: nobody to tell; the getppid check ends the loop
 

@@ -19,6 +19,14 @@ class SqliteStore(Store):
             cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
 
+    def encode(self, records: list[dict], jobs: list[dict]) -> tuple[list[dict], list[dict]]:
+        """The batch as :meth:`write_encoded` takes it: SQLite's rows are made in its transaction (sqlite3 does the
+        binding), so nothing is done ahead here; the writer pipelines the same calls on both backends."""
+        return records, jobs
+
+    def write_encoded(self, batch: tuple[list[dict], list[dict]]) -> None:
+        self.write(*batch)
+
     def _lock_schema(self) -> None:
         # pysqlite opens a transaction before DML only, so create_all's DDL would run outside one and two
         # processes could both find no table and both create it: take SQLite's write lock first (busy_timeout
