@@ -23,6 +23,7 @@ import math
 import numpy as np
 import pytest
 import rasterio
+import shapely
 import spiceypy
 
 from autocnet_jobs.catalogue import overlap_geometry as og
@@ -109,7 +110,15 @@ def test_none_where_a_camera_is_missing_or_the_point_is_unseen():
     assert pa.pair_angles(a, None, 0.0, 0.0) == pa.NONE
     assert pa.pair_angles_isd(None, _turned((0, 0, 1), 1.0), 0.0, 0.0) == pa.NONE
     assert pa.pair_angles(a, b, 180.0, 0.0) == pa.NONE                  # the far side of the body: hidden
-    assert pa.pair_angles(a, b, 20.0, 0.0) == pa.NONE                   # in front, but outside the 15 x 15 image
+    # the body (10 m) fits in this camera's image: a point of it seen obliquely, 20 degrees off, has angles
+    assert pa.pair_angles(a, b, 20.0, 0.0).convergence_deg == pytest.approx(20.0, abs=0.5)
+    # a point of the Moon's near side outside an Apollo frame (its footprint about 145 E, 20 S): not seen
+    camera, footprint = _camera(sample(APOLLO[0]))
+    lon, lat = og.centre_lonlat(footprint)
+    apollo = GroundModel(camera["isd"])
+    assert pa.views(apollo, [lon + 5.0], [lat]).seen.tolist() == [False]
+    assert pa.pair_angles(apollo, apollo, lon + 5.0, lat) == pa.NONE
+    assert pa.pair_angles(apollo, apollo, lon, lat).convergence_deg == 0.0
     # a schema 5 camera dict (not an ISD) in the cameras table, or an invalid ISD: no model, no angles
     assert pa.model_or_none({"type": "framing", "name_model": "x"}) is None
     assert pa.model_or_none(None) is None
@@ -186,3 +195,19 @@ def test_earth_geodetic_latitude_is_converted_for_the_model():
     # a geodetic latitude on an oblate spheroid: the centric one is nearer the equator (tan c = (b/a)^2 tan g)
     assert pa.centric_latitude(45.0, 6378137.0, 6356752.314245) == pytest.approx(44.80757678, abs=1e-7)
     assert json.dumps(pa.centric_latitude(0.0, 2.0, 1.0).tolist()) == "0.0"
+
+
+def test_centres_of_small_overlaps_are_their_lonlat_centroids_and_of_the_others_centre_lonlat():
+    from shapely.geometry import MultiPolygon, box
+
+    (_, fp_a), (_, fp_b) = (_camera(sample(n)) for n in APOLLO)
+    apollo = og.intersection(fp_a, fp_b)
+    seam = MultiPolygon([box(178, -1, 180, 1), box(-180, -1, -178, 1)])
+    cap = MultiPolygon([box(-180, 80, 180, 90)])
+    c_shape = box(0, 0, 3, 3).difference(box(1, 0, 2, 2))          # its centroid is outside it
+    lon, lat = pa.centres([apollo, seam, cap, c_shape])
+    exact = [og.centre_lonlat(g) for g in (apollo, seam, cap)]
+    # Apollo's overlap (~2.5 x 2 deg at 20 S): the lon/lat centroid within 0.01 deg of the vector-area centre
+    assert abs(lon[0] - exact[0][0]) < 0.01 and abs(lat[0] - exact[0][1]) < 0.01
+    assert (lon[1], lat[1]) == exact[1] and (lon[2], lat[2]) == exact[2]     # seam and pole: centre_lonlat
+    assert c_shape.contains(shapely.Point(lon[3], lat[3]))

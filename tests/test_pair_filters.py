@@ -16,7 +16,6 @@ import warnings
 import pytest
 
 from autocnet_jobs import config
-from autocnet_jobs.catalogue import overlap_geometry as og
 from autocnet_jobs.catalogue import overlap_queries, pair_angles
 from autocnet_jobs.catalogue.store import open_store
 from autocnet_jobs.extractors.pipeline import process_image
@@ -58,8 +57,8 @@ def _write(url: str, records: dict[str, dict], keep_open: bool = False):
 
 def _expected(records: dict[str, dict], url: str, a: str, b: str) -> pair_angles.PairAngles:
     (row,) = [r for r in overlap_queries.overlaps(url, image=a, with_geometry=True) if b in (r["path_a"], r["path_b"])]
-    return pair_angles.pair_angles_isd(records[a]["camera"]["isd"], records[b]["camera"]["isd"],
-                                       *og.centre_lonlat(row["geometry"]))
+    (lon,), (lat,) = pair_angles.centres([row["geometry"]])     # the writer's centre of the stored overlap
+    return pair_angles.pair_angles_isd(records[a]["camera"]["isd"], records[b]["camera"]["isd"], lon, lat)
 
 
 def _paths(rows) -> set[str]:

@@ -183,7 +183,6 @@ def test_a_version_5_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
 def _check_v7(url: str, query) -> None:
     """The version 6 pair (the two Apollo 15 Metric frames, both with cameras) keeps its row and gets the angle
     columns, NULL; ``rebuild_overlaps`` then fills them with pair_angles' values from the stored cameras."""
-    from autocnet_jobs.catalogue import overlap_geometry as og
     from autocnet_jobs.catalogue import overlap_queries, pair_angles
 
     before = query('SELECT image_a, image_b, area_m2, fraction_a, fraction_b FROM "overlaps"')
@@ -204,7 +203,8 @@ def _check_v7(url: str, query) -> None:
             for i, isd in query("SELECT image_id, isd FROM cameras")}
     (pair,) = overlap_queries.overlaps(url, with_geometry=True)
     a, b = before[0][:2]
-    expected = pair_angles.pair_angles_isd(isds[a], isds[b], *og.centre_lonlat(pair["geometry"]))
+    (lon,), (lat,) = pair_angles.centres([pair["geometry"]])
+    expected = pair_angles.pair_angles_isd(isds[a], isds[b], lon, lat)
     assert 10 < expected.convergence_deg < 30              # a stereo pair: test_pair_angles checks the values
     assert pair["convergence_deg"] == pytest.approx(expected.convergence_deg, abs=1e-9)
     assert pair["incidence_diff_deg"] == pytest.approx(expected.incidence_diff_deg, abs=1e-9)

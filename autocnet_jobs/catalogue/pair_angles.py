@@ -2,8 +2,8 @@
 
 Plain functions, no database. At the overlap's centre (lon/lat on the body, as the footprints store it), each
 image's camera model gives the ground point on the ellipsoid (or triaxial body) the model uses, the pixel that
-sees it (``ground_to_image``, which also answers NaN for a point hidden behind the body; a pixel outside the
-image by more than :data:`EDGE_PX` is not seen either), and at that pixel's
+sees it (the model's ``ground_to_image``; a pixel outside the image by more than :data:`EDGE_PX`, or a sensor
+below the tangent plane at the point - the body hides it - is not a view), and at that pixel's
 time the sensor's and the Sun's body-fixed positions. Then, in degrees:
 
 * **convergence** - the angle at the ground point between the two look vectors (ground -> sensor a, ground ->
@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+import shapely
 
 from ..extractors.camera.ground import CSM_OFFSET, GroundModel
+from . import overlap_geometry as og
 
 EDGE_PX = 1.0      # a point seen up to this far (0-based pixel centres) outside the image: a footprint's edge
 
@@ -87,7 +89,9 @@ def views(model: GroundModel, lon, lat, planetocentric: bool = True) -> Views:
     if not planetocentric:
         lat = centric_latitude(lat, model.a, model.c)
     ground = model.surface_points(lon, lat)
-    line, sample = model.ground_to_image(lon, lat)
+    normal = surface_normal(model, ground)
+    cl, cs = model.model.ground_to_image(ground)               # the model's own (CSM) image coordinates
+    line, sample = cl - CSM_OFFSET - model.line_offset, cs - CSM_OFFSET
     lines, samples = model.size()
     with np.errstate(invalid="ignore"):       # NaN: not seen
         seen = ((line >= -EDGE_PX) & (line <= lines - 1 + EDGE_PX)
@@ -95,12 +99,14 @@ def views(model: GroundModel, lon, lat, planetocentric: bool = True) -> Views:
     nan = np.full((len(lon), 3), np.nan)
     sensor, sun = nan.copy(), nan.copy()
     if seen.any():
-        cl = line[seen] + CSM_OFFSET + model.line_offset       # the models' own (CSM) image coordinates
-        cs = sample[seen] + CSM_OFFSET
-        sensor[seen] = model.model.sensor_position(cl, cs)
-        if model.isd.get("sun_position"):
-            sun[seen] = model.model.sun_position(cl, cs)
-    return Views(ground, sensor, sun, surface_normal(model, ground))
+        sensor[seen] = model.model.sensor_position(cl[seen], cs[seen])
+        # the body is convex: it hides a point of its surface from a sensor below the tangent plane there
+        hidden = np.einsum("ij,ij->i", normal, sensor - ground) <= 0
+        sensor[hidden] = np.nan
+        seen &= ~hidden
+        if seen.any() and model.isd.get("sun_position"):
+            sun[seen] = model.model.sun_position(cl[seen], cs[seen])
+    return Views(ground, sensor, sun, normal)
 
 
 def combine(va: Views, vb: Views) -> list[PairAngles]:
@@ -109,7 +115,7 @@ def combine(va: Views, vb: Views) -> list[PairAngles]:
     conv = angle(va.sensor - va.ground, vb.sensor - va.ground)
     inc_a, inc_b = va.incidence(), vb.incidence()
     return [PairAngles(_value(c), _value(abs(ia - ib)), _value(ia), _value(ib))
-            for c, ia, ib in zip(conv, inc_a, inc_b)]
+            for c, ia, ib in zip(conv.tolist(), inc_a.tolist(), inc_b.tolist())]
 
 
 def pair_angles(model_a: GroundModel | None, model_b: GroundModel | None, lon: float, lat: float,
@@ -156,19 +162,42 @@ def pairs_angles(models: Mapping[int, GroundModel | None], pairs: Sequence[Pair]
             got[key] = views(models[key[0]], lon, lat, key[1])
         except Exception:             # noqa: BLE001 - a model failing on this geometry gives no angles
             seen.pop(key)
-    out = []
-    for a, b, lon, lat, centric in pairs:
+    # every pair's two views side by side (NaN rows where a side is missing), then all the angles at once
+    sides = [Views(*(np.full((len(pairs), 3), np.nan) for _ in range(4))) for _ in range(2)]
+    rows: dict[tuple[int, tuple[int, bool]], tuple[list[int], list[int]]] = {}
+    for j, (a, b, lon, lat, centric) in enumerate(pairs):
         ka, kb = (a, centric), (b, centric)
-        if ka not in seen or kb not in seen:
-            out.append(NONE)
-            continue
-        ia, ib = seen[ka][(lon, lat)], seen[kb][(lon, lat)]
-        out.append(combine(_take(got[ka], ia), _take(got[kb], ib))[0])
-    return out
+        if ka in seen and kb in seen:
+            for side, key in ((0, ka), (1, kb)):
+                js, points = rows.setdefault((side, key), ([], []))
+                js.append(j)
+                points.append(seen[key][(lon, lat)])
+    for (side, key), (js, points) in rows.items():
+        for name in ("ground", "sensor", "sun", "normal"):
+            getattr(sides[side], name)[js] = getattr(got[key], name)[points]
+    return combine(*sides)
 
 
-def _take(v: Views, i: int) -> Views:
-    return Views(v.ground[i:i + 1], v.sensor[i:i + 1], v.sun[i:i + 1], v.normal[i:i + 1])
+def centres(geoms) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) degrees of the centres of overlaps (stored form), vectorised: a one-part overlap clear of the
+    +-180 seam and the poles is a small region, whose centroid in lon/lat is its centre (or, if that falls
+    outside it, a point on it); any other gets :func:`..overlap_geometry.centre_lonlat`."""
+    geoms = np.asarray(geoms, dtype=object).reshape(-1)
+    lon, lat = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
+    b = shapely.bounds(geoms)
+    plain = ((shapely.get_num_geometries(geoms) == 1) & (b[:, 0] > -180) & (b[:, 2] < 180) & (b[:, 1] > -90)
+             & (b[:, 3] < 90))
+    if plain.any():
+        c = shapely.centroid(geoms[plain])
+        x, y = shapely.get_x(c), shapely.get_y(c)
+        inside = shapely.contains_xy(geoms[plain], x, y)
+        if not inside.all():
+            p = shapely.point_on_surface(geoms[plain][~inside])
+            x[~inside], y[~inside] = shapely.get_x(p), shapely.get_y(p)
+        lon[plain], lat[plain] = x, y
+    for i in np.flatnonzero(~plain):
+        lon[i], lat[i] = og.centre_lonlat(geoms[i])
+    return lon, lat
 
 
 def _value(x) -> float | None:

@@ -18,7 +18,6 @@ from typing import Any
 import shapely
 from sqlalchemy import bindparam, text
 
-from .. import overlap_geometry as og
 from .. import pair_angles as pa
 
 log = logging.getLogger(__name__)
@@ -47,10 +46,9 @@ def add_pair_angles(conn, rows: list[dict[str, Any]]) -> None:
         return
     models = _models(conn, [with_camera[i] for i in sorted({i for row in todo for i in (row["a"], row["b"])})])
     try:
-        pairs = []
-        for row in todo:
-            lon, lat = og.centre_lonlat(shapely.from_wkb(row["geom"]))
-            pairs.append((row["a"], row["b"], lon, lat, row["srid"] != EARTH_SRID))
+        lon, lat = pa.centres(shapely.from_wkb([row["geom"] for row in todo]))
+        pairs = [(row["a"], row["b"], x, y, row["srid"] != EARTH_SRID)
+                 for row, x, y in zip(todo, lon.tolist(), lat.tolist())]
         found = pa.pairs_angles(models, pairs)
     except Exception:              # noqa: BLE001 - the angles are extra: never the reason a batch is not committed
         log.warning("no viewing angles for %d overlap pairs", len(todo), exc_info=True)
