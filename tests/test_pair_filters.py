@@ -106,6 +106,11 @@ def test_pairs_carry_their_angles_and_time_gap_and_the_filters_choose_by_them(ba
     # the pairs as a whole take the same filters
     assert {frozenset((r["path_a"], r["path_b"])) for r in overlap_queries.overlaps(url, min_convergence=10)} == {
         frozenset((M297, M298)), frozenset((M297, PAN))}
+    # so does the graph (and AutoCNet's adjacency from it): stereo pairs only, each edge with its angles
+    graph = overlap_queries.overlap_graph(url, min_convergence=10)
+    assert {frozenset(e) for e in graph.edges} == {frozenset((M297, M298)), frozenset((M297, PAN))}
+    assert graph.edges[M297, M298]["convergence_deg"] == pytest.approx(stereo.convergence_deg, abs=1e-9)
+    assert overlap_queries.adjacency(url, same_instrument=True)[M297] == [M298]
     # re-extracting an image recomputes its pairs' angles: 0298 re-written with 0297's camera sees the centre
     # from 0297's position (a forced re-run after a wrong ISD, say), so that pair converges at 0; by the same
     # writer, whose cached model of 0298 is of the old row

@@ -84,10 +84,12 @@ def partners(url: str, image: str, min_fraction: float | None = None, **filters:
     return out
 
 
-def overlap_graph(url: str, *, body: str | None = None, min_fraction: float | None = None):
+def overlap_graph(url: str, *, body: str | None = None, min_fraction: float | None = None, **filters: Any):
     """A networkx Graph: a node per image with a footprint (path, with ``id``, ``name``, ``body``), an edge per
-    overlapping pair (``area_m2``, ``fraction_a``/``fraction_b`` of its two images by path order). Images with no
-    partner are nodes of degree 0: the ones a control network cannot tie."""
+    overlapping pair (``area_m2``, ``fraction_a``/``fraction_b`` of its two images by path order,
+    ``convergence_deg``, ``incidence_diff_deg``, ``time_gap_s``), the pairs chosen by ``filters`` as
+    :func:`overlaps` takes them. Images with no partner are nodes of degree 0: the ones a control network cannot
+    tie."""
     import networkx as nx
 
     graph = nx.Graph()
@@ -99,9 +101,8 @@ def overlap_graph(url: str, *, body: str | None = None, min_fraction: float | No
     with connect(url) as conn:
         for row in conn.execute(text(sql), params):
             graph.add_node(row.path, id=row.id, name=row.name, body=row.body)
-    for pair in overlaps(url, body=body, min_fraction=min_fraction):
-        graph.add_edge(pair["path_a"], pair["path_b"], area_m2=pair["area_m2"], body=pair["body"],
-                       fraction_a=pair["fraction_a"], fraction_b=pair["fraction_b"])
+    for pair in overlaps(url, body=body, min_fraction=min_fraction, **filters):
+        graph.add_edge(pair["path_a"], pair["path_b"], **{k: pair[k] for k in PAIR_COLUMNS[2:]})
     return graph
 
 
