@@ -115,18 +115,23 @@ class GroundModel:
     def sun_position(self, line, sample) -> np.ndarray:
         return self.model.sun_position(*self._csm(line, sample))
 
-    def ground_sample_distance(self, grid: int = 5) -> tuple[float, float]:
-        """(across-line, along-line) metres between neighbouring pixels, the mean over a grid x grid of image
-        points whose rays meet the body (the centre alone misleads for an oblique view of a small body, where
-        the pixel's ground size changes several times across the image); NaN when none does."""
+    def ground_sample_distance(self, grid: int = 9) -> tuple[float, float]:
+        """(across-line, along-line) metres per pixel, area-equivalent: the mean spacings between neighbouring
+        pixels' ground points over a grid x grid of image points whose rays meet the body, scaled so that their
+        product is the mean ground area of a pixel there. So pixels x across x along is the footprint's area even
+        where the pixel's ground size changes across the image (an oblique view of a small body: no one GSD
+        describes it, and the product of mean spacings understates the mean area); NaN when no ray meets it."""
         lines, samples = self.size()
         fl, fs = np.meshgrid((np.arange(grid) + 0.5) / grid, (np.arange(grid) + 0.5) / grid)
         cl, cs = fl.ravel() * (lines - 1), fs.ravel() * (samples - 1)
         p = self.ground_points(np.concatenate([cl, cl, cl + 1.0]), np.concatenate([cs, cs + 1.0, cs]))
         n = len(cl)
-        across = np.linalg.norm(p[n:2 * n] - p[:n], axis=1)
-        along = np.linalg.norm(p[2 * n:] - p[:n], axis=1)
-        ok = np.isfinite(across) & np.isfinite(along)
+        d_sample, d_line = p[n:2 * n] - p[:n], p[2 * n:] - p[:n]
+        across, along = np.linalg.norm(d_sample, axis=1), np.linalg.norm(d_line, axis=1)
+        area = np.linalg.norm(np.cross(d_sample, d_line), axis=1)
+        ok = np.isfinite(area)
         if not ok.any():
             return float("nan"), float("nan")
-        return float(across[ok].mean()), float(along[ok].mean())
+        across_m, along_m = across[ok].mean(), along[ok].mean()
+        scale = np.sqrt(area[ok].mean() / (across_m * along_m))
+        return float(across_m * scale), float(along_m * scale)
