@@ -10,50 +10,47 @@ where a stored footprint is cut or closed. So the intersection of two stored foo
 stored form of their intersection on the body (parts meet their counterparts on the same side of +-180, caps
 meet along lat = +-90), again a valid stored footprint. No reprojection, no per-pair CRS.
 
-**How the area is measured.** Geodesic polygon area with :class:`pyproj.Geod` on the body's ellipsoid
-``radii = (a, b)``, summed over the parts and minus the holes. Four things about pyproj's (GeographicLib's)
-polygon area matter for stored footprints, and each is handled here:
-
-* an edge is a *geodesic*, while a stored edge is a straight line in lon/lat. The two coincide along a
-  meridian (so the +-180 seam edges are exact) but not along a parallel: an undensified edge from (-180, 80)
-  to (180, 80) - the boundary of a polar cap - is a geodesic of length zero and the cap's area comes out 0.
-  Rings are therefore densified in lon/lat (:data:`DENSIFY_DEG`) before measuring, which makes the geodesic
-  polygon follow the stored edges (relative error ~1e-5 for a cap at 80 deg);
-* edges along ``lat = +-90`` (a cap's closing edge) are zero-length geodesics at the pole; GeographicLib
-  treats the pole vertices correctly and such a ring measures the cap;
-* the area is returned modulo the ellipsoid's surface area, as a signed value in (-A/2, A/2]: a region larger
-  than half the body (a global map, a cap down to the equator) comes out negative, the whole body as 0. Each
-  ring's true area is picked from {pyproj's value + k A} by the closest match to a cheap independent estimate
-  (Green's theorem over the lon/lat ring on the authalic sphere, :func:`_ring_estimate`);
-* ``pyproj.Geod`` takes geodetic latitude. Stored latitude is planetocentric for every body but Earth, so it
-  is converted (``tan(lat_g) = (a/b)^2 tan(lat_c)``) unless ``planetocentric=False`` (Earth, EPSG:4326).
+**How the area is measured.** Exactly, for the region the stored lon/lat polygon bounds on the body's ellipsoid
+``radii = (a, b)``: by Green's theorem its area is ``-loop S(lat) dlon``, where ``S`` is the area per radian of
+longitude between the equator and ``lat`` (the ellipsoid's authalic zone function, closed form), integrated
+along each straight lon/lat edge by a 3-point Gauss rule (edges cut to :data:`SEGMENT_DEG` first; error far
+below 1e-9). No geodesics, so none of their traps: a polar cap's ``lat = +-90`` edge and a ``-180..180`` parallel
+count as what they are, a region larger than half the body or the whole body comes out as such, and the +-180
+seam edges add nothing. Stored latitude is planetocentric for every body but Earth and is converted to geodetic
+latitude (``tan(lat_g) = (a/b)^2 tan(lat_c)``) unless ``planetocentric=False`` (Earth, EPSG:4326). Every ring
+of every footprint of a batch is measured in one numpy pass (:func:`areas_m2`); the intersections of a batch's
+pairs are computed by shapely's array functions (:func:`overlaps`). Agrees with pyproj's geodesic polygon area
+of the densified rings to ~1e-6 (bench/bench_overlaps.py checks a sample).
 
 **Candidates.** Pairs to intersect come from an STRtree over bounding boxes (never all pairs). A footprint
 split at +-180 spans the whole longitude range in a single box; :func:`part_bounds` gives one box per part
 (ids repeated), and :func:`candidate_pairs` / :func:`candidates_for` drop the duplicate pairs that makes.
 
 **Viewing geometry** (issue 26 item 5): :func:`convergence_angle` between two views of a ground point and
-:func:`incidence` of a ray (to the Sun, or to the sensor for emission) on the ellipsoid there, in degrees.
+:func:`incidence` of a ray (to the Sun, or to the sensor for emission) on the ellipsoid there, in degrees
+(:mod:`.viewing_geometry`, re-exported here).
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
-import pyproj
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
-from shapely.geometry.polygon import orient
 
-DENSIFY_DEG = 0.25        # longest lon/lat edge measured as one geodesic (module docstring)
+from .viewing_geometry import convergence_angle, ground_point, incidence, surface_normal  # noqa: F401 (re-exported)
+
+DENSIFY_DEG = 0.25        # longest lon/lat edge of a ring turned into vectors (centre_lonlat)
+SEGMENT_DEG = 2.0         # longest lon/lat edge integrated by one Gauss rule (areas_m2)
 MIN_AREA_M2 = 1.0         # an intersection below this is a touch, not an overlap ...
 MIN_FRACTION = 1e-6       # ... and so is one below this fraction of the smaller footprint
 QUERY_CHUNK = 20_000      # boxes per STRtree bulk query (bounds the memory of a large batch)
 
 Radii = Sequence[float]   # (a, b): equatorial and polar radius in metres
+_GAUSS_T = 0.5 + 0.5 * np.array([-math.sqrt(0.6), 0.0, math.sqrt(0.6)])     # 3-point Gauss-Legendre on [0, 1]
+_GAUSS_W = np.array([5.0, 8.0, 5.0]) / 18.0
 
 
 @dataclass(frozen=True)
@@ -71,11 +68,6 @@ class Overlap:
 
 # --- areas ------------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=64)
-def _geod(a: float, b: float) -> pyproj.Geod:
-    return pyproj.Geod(a=a, b=b)
-
-
 def _radii(radii: Radii) -> tuple[float, float]:
     a, b = (float(r) for r in radii)
     if not (a > 0 and b > 0):
@@ -86,13 +78,7 @@ def _radii(radii: Radii) -> tuple[float, float]:
 def ellipsoid_area_m2(radii: Radii) -> float:
     """Surface area of the ellipsoid of revolution with equatorial radius a and polar radius b."""
     a, b = _radii(radii)
-    if a == b:
-        return 4.0 * math.pi * a * a
-    if b < a:                                   # oblate
-        e = math.sqrt(1.0 - (b / a) ** 2)
-        return 2.0 * math.pi * a * a * (1.0 + (1.0 - e * e) / e * math.atanh(e))
-    e = math.sqrt(1.0 - (a / b) ** 2)           # prolate
-    return 2.0 * math.pi * a * a * (1.0 + b / (a * e) * math.asin(e))
+    return 2.0 * float(_zone(np.array(1.0), a, b)) * 2.0 * math.pi
 
 
 def geodetic_latitude(lat: np.ndarray, radii: Radii) -> np.ndarray:
@@ -105,24 +91,14 @@ def geodetic_latitude(lat: np.ndarray, radii: Radii) -> np.ndarray:
     return np.degrees(np.arctan2(a * a * np.sin(rad), b * b * np.cos(rad)))
 
 
-def _ring_estimate(lon: np.ndarray, lat: np.ndarray) -> float:
-    """Signed area of a closed lon/lat ring on the unit sphere (Green's theorem: -loop sin(lat) dlon).
-
-    Exact up to the trapezoid rule along each (densified) edge; only used to pick the right multiple of the
-    ellipsoid's area, so the sphere is close enough.
-    """
-    s = np.sin(np.radians(lat))
-    return float(-np.sum(0.5 * (s[1:] + s[:-1]) * np.radians(np.diff(lon))))
-
-
-def _ring_area(coords: np.ndarray, radii: tuple[float, float], planetocentric: bool, total: float) -> float:
-    """Signed geodesic area (m^2, counter-clockwise positive) of one closed, densified lon/lat ring."""
-    lon, lat = coords[:, 0], coords[:, 1]
-    lat_g = geodetic_latitude(lat, radii) if planetocentric else lat
-    area, _ = _geod(*radii).polygon_area_perimeter(lon, lat_g)
-    authalic = total / (4.0 * math.pi)
-    k = round((_ring_estimate(lon, lat) * authalic - area) / total)
-    return area + k * total
+def _zone(sin_g: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Area per radian of longitude between the equator and the geodetic latitude whose sine is ``sin_g``."""
+    e2 = 1.0 - (b / a) ** 2
+    if abs(e2) < 1e-15:
+        return a * a * sin_g
+    e = math.sqrt(abs(e2))
+    g = np.arctanh(e * sin_g) / e if e2 > 0 else np.arctan(e * sin_g) / e     # oblate, prolate
+    return 0.5 * b * b * (sin_g / (1.0 - e2 * sin_g * sin_g) + g)
 
 
 def polygons(geom) -> list[Polygon]:
@@ -137,39 +113,114 @@ def polygons(geom) -> list[Polygon]:
     return out
 
 
-def footprint_area_m2(fp, radii: Radii, planetocentric: bool = True) -> float:
-    """Area on the ellipsoid ``radii = (a, b)`` of a footprint in stored form (m^2; module docstring).
+def areas_m2(geoms, radii: Radii, planetocentric: bool = True) -> np.ndarray:
+    """Areas (m^2) on the ellipsoid ``radii = (a, b)`` of stored footprints (an array or list; None gives 0).
 
-    ``planetocentric``: the footprint's latitudes are planetocentric (every body but Earth); False for
-    geodetic latitude (Earth, EPSG:4326).
+    ``planetocentric``: the latitudes are planetocentric (every body but Earth); False for geodetic latitude
+    (Earth, EPSG:4326). All rings of all footprints in one numpy pass (module docstring).
     """
-    r = _radii(radii)
-    total = ellipsoid_area_m2(r)
-    area = 0.0
-    for poly in polygons(fp):
-        poly = shapely.segmentize(orient(poly, 1.0), DENSIFY_DEG)
-        area += _ring_area(np.asarray(poly.exterior.coords), r, planetocentric, total)
-        for hole in poly.interiors:
-            area += _ring_area(np.asarray(hole.coords), r, planetocentric, total)
-    return max(area, 0.0)
+    a, b = _radii(radii)
+    geoms = np.asarray(geoms, dtype=object).reshape(-1)
+    nested = np.flatnonzero(shapely.get_type_id(geoms) == 7)
+    if nested.size:
+        geoms = geoms.copy()
+        geoms[nested] = [MultiPolygon(polygons(g)) for g in geoms[nested]]
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    keep = shapely.get_type_id(parts) == 3
+    parts, owner = parts[keep], owner[keep]
+    rings, poly = shapely.get_rings(parts, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    edge = np.flatnonzero(ring[1:] == ring[:-1])
+    lat0, dlat, dlon = np.radians(xy[edge, 1]), np.radians(np.diff(xy[:, 1])[edge]), np.radians(np.diff(xy[:, 0])[edge])
+    cuts = np.ceil(np.maximum(np.abs(dlat), np.abs(dlon)) / math.radians(SEGMENT_DEG)).astype(int)
+    if (cuts > 1).any():                        # long edges: cut into pieces of at most SEGMENT_DEG
+        k = np.arange(cuts.sum()) - np.repeat(np.cumsum(cuts) - cuts, cuts)
+        edge, step, dlon = np.repeat(edge, cuts), np.repeat(dlat / cuts, cuts), np.repeat(dlon / cuts, cuts)
+        lat0, dlat = np.repeat(lat0, cuts) + k * step, step
+    phi = lat0[:, None] + _GAUSS_T[None, :] * dlat[:, None]
+    s = np.sin(phi)
+    if planetocentric and a != b:
+        s = a * a * s / np.hypot(a * a * s, b * b * np.cos(phi))
+    signed = np.bincount(ring[edge], weights=-dlon * (_zone(s, a, b) @ _GAUSS_W), minlength=len(rings))
+    exterior = np.r_[True, poly[1:] != poly[:-1]] if len(poly) else np.zeros(0, bool)
+    by_part = np.bincount(poly, weights=np.where(exterior, 1.0, -1.0) * np.abs(signed), minlength=len(parts))
+    return np.maximum(np.bincount(owner, weights=by_part, minlength=len(geoms)), 0.0)
+
+
+def footprint_area_m2(fp, radii: Radii, planetocentric: bool = True) -> float:
+    """Area on the ellipsoid ``radii = (a, b)`` of a footprint in stored form (m^2; :func:`areas_m2`)."""
+    return float(areas_m2([fp], radii, planetocentric)[0])
 
 
 # --- pairs ------------------------------------------------------------------------------------------------
 
+def intersections(geoms_a, geoms_b, valid: bool = False) -> np.ndarray:
+    """Pairwise polygonal intersections of stored footprints, in stored form (oriented MultiPolygons of parts with
+    area), None where a pair's has no area. Both arrays of one length; None entries give None. ``valid``: the
+    footprints are known to be valid (else invalid ones are made valid first)."""
+    ga, gb = (np.asarray(g, dtype=object).reshape(-1) for g in (geoms_a, geoms_b))
+    if not valid:
+        ga, gb = make_valid(ga), make_valid(gb)
+    shapely.prepare(ga)                         # a prepared test first: most candidates' boxes meet, not them
+    meet = np.flatnonzero(shapely.intersects(ga, gb))
+    inter = np.full(len(ga), None, dtype=object)
+    inter[meet] = shapely.intersection(ga[meet], gb[meet])
+    kind = shapely.get_type_id(inter)
+    out = np.full(len(inter), None, dtype=object)
+    single = np.flatnonzero(kind == 3)          # the common case: one polygon
+    single = single[shapely.area(inter[single]) > 0]
+    out[single] = shapely.multipolygons(shapely.orient_polygons(inter[single])[:, None])
+    many = np.flatnonzero((kind == 6) | (kind == 7))
+    for k in many[kind[many] == 7]:
+        inter[k] = MultiPolygon(polygons(inter[k]))
+    parts, owner = shapely.get_parts(inter[many], return_index=True)
+    keep = shapely.area(parts) > 0
+    if keep.any():
+        found = np.full(len(many), None, dtype=object)
+        out[many] = shapely.multipolygons(shapely.orient_polygons(parts[keep]), indices=owner[keep], out=found)
+    return out
+
+
+def make_valid(geoms) -> np.ndarray:
+    """``geoms`` (an array) with its invalid footprints made valid (a copy when there are any)."""
+    geoms = np.asarray(geoms, dtype=object).reshape(-1)
+    bad = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
+    if bad.size:
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    return geoms
+
+
+@dataclass(frozen=True)
+class Overlaps:
+    """The pairs of :func:`overlaps` that overlap: their rows in the input, and per pair what :class:`Overlap` has."""
+    index: np.ndarray
+    geom: np.ndarray
+    area_m2: np.ndarray
+    fraction_a: np.ndarray
+    fraction_b: np.ndarray
+
+
+def overlaps(geoms_a, geoms_b, radii: Radii, *, planetocentric: bool = True, areas_a=None, areas_b=None,
+             min_area_m2: float = MIN_AREA_M2, min_fraction: float = MIN_FRACTION, valid: bool = False) -> Overlaps:
+    """:func:`overlap` of many pairs (geoms_a[i], geoms_b[i]) at once: intersections, areas and fractions in a few
+    vectorised passes. ``areas_a`` / ``areas_b``: the footprints' areas when the caller has them; ``valid``: the
+    footprints are known to be valid (:func:`make_valid`)."""
+    inter = intersections(geoms_a, geoms_b, valid)
+    index = np.flatnonzero(shapely.is_geometry(inter))
+    area = areas_m2(inter[index], radii, planetocentric)
+    fa, fb = (areas_m2(np.asarray(g, dtype=object).reshape(-1)[index], radii, planetocentric) if known is None
+              else np.asarray(known, dtype=float).reshape(-1)[index]
+              for g, known in ((geoms_a, areas_a), (geoms_b, areas_b)))
+    ok = area > np.maximum(min_area_m2, min_fraction * np.minimum(fa, fb))
+    area, fa, fb = area[ok], fa[ok], fb[ok]
+    # the intersection's area can exceed a footprint's by the measuring error: a fraction is at most 1
+    return Overlaps(index[ok], inter[index[ok]], area, np.minimum(area / fa, 1.0), np.minimum(area / fb, 1.0))
+
+
 def intersection(fp_a, fp_b) -> MultiPolygon | None:
     """The polygonal intersection of two stored footprints, in stored form; None when it has no area."""
-    if fp_a is None or fp_b is None or fp_a.is_empty or fp_b.is_empty:
-        return None
-    ax0, ay0, ax1, ay1 = fp_a.bounds
-    bx0, by0, bx1, by1 = fp_b.bounds
-    if ax0 > bx1 or bx0 > ax1 or ay0 > by1 or by0 > ay1:
-        return None
-    if not fp_a.is_valid:
-        fp_a = shapely.make_valid(fp_a)
-    if not fp_b.is_valid:
-        fp_b = shapely.make_valid(fp_b)
-    parts = [p for p in polygons(shapely.intersection(fp_a, fp_b)) if p.area > 0]
-    return MultiPolygon([orient(p, 1.0) for p in parts]) if parts else None
+    return intersections([fp_a], [fp_b])[0]
 
 
 def overlap(fp_a, fp_b, radii: Radii, *, planetocentric: bool = True, area_a: float | None = None,
@@ -177,23 +228,17 @@ def overlap(fp_a, fp_b, radii: Radii, *, planetocentric: bool = True, area_a: fl
             min_fraction: float = MIN_FRACTION) -> Overlap | None:
     """The overlap of two footprints of one body, or None when they do not overlap or only touch.
 
-    ``radii = (a, b)`` in metres; ``planetocentric`` as in :func:`footprint_area_m2`. ``area_a`` / ``area_b``
-    are the footprints' areas when the caller already has them (:func:`footprint_area_m2`). An intersection
-    smaller than ``max(min_area_m2, min_fraction * min(area_a, area_b))`` is a touch (a shared edge, a
-    rounding sliver) and gives None.
+    ``radii = (a, b)`` in metres; ``planetocentric`` as in :func:`areas_m2`. ``area_a`` / ``area_b`` are the
+    footprints' areas when the caller already has them. An intersection smaller than
+    ``max(min_area_m2, min_fraction * min(area_a, area_b))`` is a touch (a shared edge, a rounding sliver) and
+    gives None.
     """
-    geom = intersection(fp_a, fp_b)
-    if geom is None:
+    found = overlaps([fp_a], [fp_b], radii, planetocentric=planetocentric, min_area_m2=min_area_m2,
+                     min_fraction=min_fraction, areas_a=None if area_a is None else [area_a],
+                     areas_b=None if area_b is None else [area_b])
+    if not len(found.index):
         return None
-    area = footprint_area_m2(geom, radii, planetocentric)
-    if area_a is None:
-        area_a = footprint_area_m2(fp_a, radii, planetocentric)
-    if area_b is None:
-        area_b = footprint_area_m2(fp_b, radii, planetocentric)
-    if area <= max(min_area_m2, min_fraction * min(area_a, area_b)):
-        return None
-    # the intersection's area can exceed a footprint's by the measuring error: a fraction is at most 1
-    return Overlap(geom, area, min(area / area_a, 1.0), min(area / area_b, 1.0))
+    return Overlap(found.geom[0], float(found.area_m2[0]), float(found.fraction_a[0]), float(found.fraction_b[0]))
 
 
 def part_bounds(footprints: Iterable, ids: Iterable) -> tuple[np.ndarray, np.ndarray]:
@@ -328,7 +373,7 @@ def centre_lonlat(geom) -> tuple[float, float]:
     """
     total = np.zeros(3)
     for poly in polygons(geom):
-        poly = shapely.segmentize(orient(poly, 1.0), DENSIFY_DEG)
+        poly = shapely.segmentize(shapely.orient_polygons(poly), DENSIFY_DEG)
         for ring in (poly.exterior, *poly.interiors):
             v = _unit(*np.asarray(ring.coords).T)
             c = np.cross(v[:-1], v[1:])
@@ -344,57 +389,3 @@ def centre_lonlat(geom) -> tuple[float, float]:
             return lon, lat
     p = geom.point_on_surface()
     return p.x, p.y
-
-
-def ground_point(lon, lat, radii: Radii, planetocentric: bool = True) -> np.ndarray:
-    """Body-fixed x, y, z (m; shape (..., 3)) of lon/lat (degrees) on the ellipsoid's surface."""
-    a, b = _radii(radii)
-    lon, lat = np.radians(np.asarray(lon, float)), np.asarray(lat, float)
-    if planetocentric:
-        c = np.radians(lat)
-        r = a * b / np.hypot(b * np.cos(c), a * np.sin(c))
-        return np.stack([r * np.cos(c) * np.cos(lon), r * np.cos(c) * np.sin(lon), r * np.sin(c)], axis=-1)
-    g = np.radians(lat)
-    n = a * a / np.hypot(a * np.cos(g), b * np.sin(g))
-    return np.stack([n * np.cos(g) * np.cos(lon), n * np.cos(g) * np.sin(lon), (b * b / (a * a)) * n * np.sin(g)],
-                    axis=-1)
-
-
-def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Angle between vectors (degrees, (...,)), by atan2 of |u x v| and u . v (exact near 0 and 180)."""
-    return np.degrees(np.arctan2(np.linalg.norm(np.cross(u, v), axis=-1), np.einsum("...i,...i->...", u, v)))
-
-
-def convergence_angle(pos_a, pos_b, ground):
-    """Angle (degrees) at ``ground`` between the rays to the sensor positions ``pos_a`` and ``pos_b``.
-
-    All three body-fixed, same units, shape (3,) or (..., 3); the stereo convergence of two views of the
-    overlap's centre (:func:`ground_point` of :meth:`Overlap.centre`). 0 for the same view direction.
-    """
-    g = np.asarray(ground, float)
-    out = _angle(np.asarray(pos_a, float) - g, np.asarray(pos_b, float) - g)
-    return float(out) if np.ndim(out) == 0 else out
-
-
-def surface_normal(ground, radii: Radii | None = None) -> np.ndarray:
-    """Outward unit normal at a ground point: of the ellipsoid ``radii`` (a, b), radial when None."""
-    g = np.asarray(ground, float)
-    if radii is None:
-        n = g
-    else:
-        a, b = _radii(radii)
-        n = g / np.array([a * a, a * a, b * b])
-    return n / np.linalg.norm(n, axis=-1, keepdims=True)
-
-
-def incidence(source, ground, radii: Radii | None = None):
-    """Angle (degrees) between the surface normal at ``ground`` and the ray from it to ``source``.
-
-    ``source`` is the Sun's position for the incidence angle, the sensor's for the emission angle (body-fixed,
-    the units of ``ground``; shape (3,) or (..., 3)). The normal is the ellipsoid's with ``radii`` (a, b),
-    radial without. The incidence difference of two images is the difference of their incidences at the
-    overlap's centre.
-    """
-    g = np.asarray(ground, float)
-    out = _angle(np.asarray(source, float) - g, surface_normal(g, radii))
-    return float(out) if np.ndim(out) == 0 else out
