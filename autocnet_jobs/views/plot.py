@@ -4,7 +4,8 @@ One panel per body (a Moon footprint on a Mars grid would say nothing), a plate 
 east-positive degrees, longitude [-180, 180]. Every polygon part is drawn as its own patch, so a footprint
 split at the antimeridian shows as two pieces at the map's edges, never as a band or a line across the map.
 Footprints too small to see at this scale get a ring marker too. Failed images and images without a footprint
-cannot be drawn; they are listed in the panel on the right with their reasons.
+cannot be drawn; they are listed in the panel on the right with their reasons. Over the footprints, the overlap
+graph (views/overlap_view.py): a line per overlapping pair, and the images with no partner outlined in purple.
 
 Rendering uses matplotlib's Agg canvas directly (no pyplot, no global backend switch), so it works headless,
 in threads and in notebooks alike.
@@ -69,18 +70,24 @@ def status_of(entry: dict[str, Any]) -> str:
 
 
 def plot_footprints(url_or_rows: str | Iterable[dict[str, Any]], body: str | None = None, *,
-                    title: str | None = None, dpi: int = 100, numbered: bool | None = None):
+                    title: str | None = None, dpi: int = 100, numbered: bool | None = None, graph=None,
+                    overlaps: bool = True):
     """The footprint map of a catalogue URL (or of rows from :func:`catalogue_entries` / ``queries.images``).
 
     ``body`` keeps one body (case-insensitive). ``numbered`` labels footprints with numbers keyed in the side
-    panel (default: when there are at most 60). Returns a ``matplotlib.figure.Figure`` on an Agg canvas:
-    ``fig.savefig("map.png")``; in a notebook it displays itself.
+    panel (default: when there are at most 60). ``graph`` is the overlap graph drawn over the footprints (nodes
+    the rows' paths; read from the catalogue when given a URL); ``overlaps=False`` draws none. Returns a
+    ``matplotlib.figure.Figure`` on an Agg canvas: ``fig.savefig("map.png")``; in a notebook it displays itself.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from .overlap_view import draw_overlaps, legend_lines, lonely, read_graph
+
     if isinstance(url_or_rows, (str, os.PathLike)):
         entries = catalogue_entries(os.fspath(url_or_rows), body)
+        if graph is None and overlaps:
+            graph = read_graph(os.fspath(url_or_rows), body)
     else:
         entries = [dict(r) for r in url_or_rows]
         if body is not None:
@@ -97,8 +104,10 @@ def plot_footprints(url_or_rows: str | Iterable[dict[str, Any]], body: str | Non
     if numbered is None:
         numbered = len(drawn) <= NUMBERED_MAX
     numbers = map_numbers(drawn)
+    graph = graph if overlaps else None
     for e in drawn:
         e["_number"] = numbers[e["path"]]
+        e["_lonely"] = lonely(graph, e["path"])
 
     ncols = 1 if len(bodies) == 1 else 2
     nrows = math.ceil(len(bodies) / ncols)
@@ -111,24 +120,29 @@ def plot_footprints(url_or_rows: str | Iterable[dict[str, Any]], body: str | Non
         ax = fig.add_subplot(grid[k // ncols, k % ncols])
         mine = [e for e in drawn if (e.get("body") or "unknown body") == name]
         _draw_panel(ax, name, mine, numbered)
+        if graph is not None and mine:
+            draw_overlaps(ax, mine, graph, len(mine) > NUMBERED_MAX, polygon_paths)
     side = fig.add_subplot(grid[:, ncols])
-    _draw_side(side, entries, drawn, numbered, fig.get_figheight() * 0.82)
+    extra = legend_lines(drawn, graph, numbered) if graph is not None else []
+    _draw_side(side, entries, drawn, numbered, fig.get_figheight() * 0.82, extra)
     counts = {s: sum(e["_status"] == s for e in entries) for s in STATUS_COLOURS}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     fig.suptitle(title or f"Image footprints{f' on {body}' if body else ''}: {len(entries)} images"
                  f"{f' ({summary})' if summary else ''}", fontsize=11)
     for e in entries:
-        for key in ("_status", "_fp", "_number"):
+        for key in ("_status", "_fp", "_number", "_lonely"):
             e.pop(key, None)
     return fig
 
 
 def save_map(url_or_rows, out: str | os.PathLike, body: str | None = None, **kwargs) -> str:
-    """Render :func:`plot_footprints` to a PNG at ``out`` (written to a temp name, then renamed)."""
+    """Render :func:`plot_footprints` to ``out`` (written to a temp name, then renamed): a PNG, or an SVG where
+    ``out`` ends in .svg (its artists' gids become element ids: each image's name)."""
     fig = plot_footprints(url_or_rows, body, **kwargs)
     out = os.fspath(out)
-    tmp = f"{out}.tmp{os.getpid()}.png"
-    fig.savefig(tmp, format="png")
+    fmt = "svg" if out.lower().endswith(".svg") else "png"
+    tmp = f"{out}.tmp{os.getpid()}.{fmt}"
+    fig.savefig(tmp, format=fmt)
     os.replace(tmp, out)
     return out
 
@@ -243,7 +257,7 @@ def _free_spot(x: float, y: float, used: list[tuple[float, float]]) -> tuple[flo
 
 
 def _draw_side(ax, entries: list[dict[str, Any]], drawn: list[dict[str, Any]], numbered: bool,
-               height_in: float) -> None:
+               height_in: float, graph_lines: list[tuple[str, str, bool]]) -> None:
     ax.axis("off")
     line_in = FONT * 1.5 / 72.0
     capacity = max(int(height_in / line_in), 10)
@@ -252,6 +266,7 @@ def _draw_side(ax, entries: list[dict[str, Any]], drawn: list[dict[str, Any]], n
     for status, colour in STATUS_COLOURS.items():
         if counts[status] or status in ("done", "failed"):
             lines.append((f"\u25a0 {status}: {counts[status]}", colour, True))
+    lines += graph_lines
     lines.append(("", "k", False))
     failed = [e for e in entries if e["_status"] == "failed"]
     missing = [e for e in entries if e["_status"] == "no footprint"]
@@ -269,7 +284,9 @@ def _draw_side(ax, entries: list[dict[str, Any]], drawn: list[dict[str, Any]], n
             for part in textwrap.wrap(_strip_paths(why or "no reason recorded"), 74)[:2]:
                 lines.append(("    " + part, "#555555", False))
         lines.append(("", "k", False))
-    key = [(e["_number"], e["name"], STATUS_COLOURS[e["_status"]]) for e in drawn] if numbered else []
+    # A numbered map's key marks the images with no partner (\u25cb) rather than naming them twice.
+    key = [(e["_number"], ("\u25cb " if e.get("_lonely") else "") + e["name"], STATUS_COLOURS[e["_status"]])
+           for e in drawn] if numbered else []
     if key and capacity - len(lines) < 3:
         key = []  # failures first: the key only where there is room for it
     if len(lines) > capacity:

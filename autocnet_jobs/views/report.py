@@ -1,6 +1,7 @@
-"""One self-contained HTML page about a catalogue: job counts, failures with reasons, the footprint map and a
-table of images. No external files, scripts or fonts: the map is embedded as a base64 PNG, so the page can be
-mailed, attached to a ticket or opened from a compute node's scratch space as is.
+"""One self-contained HTML page about a catalogue: job counts, failures with reasons, the overlap graph (pairs,
+partners per image, the images no control network can tie), the footprint map and a table of images. No
+external files, scripts or fonts: the map is embedded as a base64 PNG, so the page can be mailed, attached to
+a ticket or opened from a compute node's scratch space as is.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
+from .overlap_view import LONELY_COLOUR, read_graph, summary
 from .plot import NUMBERED_MAX, STATUS_COLOURS, catalogue_entries, map_numbers, plot_footprints, status_of
 
 _CSS = """
@@ -32,6 +34,7 @@ img.map { max-width: 100%; height: auto; border: 1px solid #ddd; }
 .none { color: #777; }
 td.bounds { white-space: nowrap; font-variant-numeric: tabular-nums; font-size: 12px; }
 """
+_CSS += f".lonely {{ color: {LONELY_COLOUR}; font-weight: 600; }}\nh3 {{ font-size: 15px; margin: 16px 0 6px; }}\n"
 
 
 def write_report(url: str, out_html: str | os.PathLike, *, body: str | None = None, title: str | None = None,
@@ -52,7 +55,8 @@ def render_report(url: str, *, body: str | None = None, title: str | None = None
 
     entries = catalogue_entries(url, body)
     counts = queries.job_counts(url)
-    fig = plot_footprints(entries, body, dpi=dpi)
+    graph = read_graph(url, body)
+    fig = plot_footprints(entries, body, dpi=dpi, graph=graph)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     png = base64.b64encode(buf.getvalue()).decode("ascii")
@@ -97,6 +101,8 @@ def render_report(url: str, *, body: str | None = None, title: str | None = None
     else:
         parts.append("<p class=\"none\">No image failed.</p>\n")
 
+    parts.append(_overlaps_section(graph, entries))
+
     parts.append("<h2 id=\"map\">Map</h2>\n"
                  f"<img class=\"map\" alt=\"footprint map of {len(entries)} images\" "
                  f"width=\"{int(fig.get_figwidth() * dpi)}\" height=\"{int(fig.get_figheight() * dpi)}\" "
@@ -104,19 +110,53 @@ def render_report(url: str, *, body: str | None = None, title: str | None = None
 
     parts.append(f"<h2 id=\"images\">Images ({len(entries)})</h2>\n<table class=\"images\"><tr>"
                  + ("<th>map #</th>" if numbers else "")
-                 + "<th>image</th><th>body</th><th>status</th><th>footprint</th><th>lon/lat bounds</th>"
-                 "<th>keypoints</th><th>size (px)</th></tr>\n")
+                 + "<th>image</th><th>body</th><th>status</th><th>footprint</th><th>partners</th>"
+                 "<th>lon/lat bounds</th><th>keypoints</th><th>size (px)</th></tr>\n")
     for e in entries:
         colour = STATUS_COLOURS[e["_status"]]
         parts.append("<tr>" + (f"<td class=\"num\">{numbers.get(e['path'], '')}</td>" if numbers else "")
                      + f"<td>{_e(e['name'])}<div class=\"path\">{_e(e['path'])}</div></td>"
                      f"<td>{_e(e['body'] or '')}</td>"
                      f"<td class=\"status\" style=\"color:{colour}\">{_e(e['_status'])}</td>"
-                     f"<td>{_footprint_cell(e)}</td><td class=\"bounds\">{_bounds(e)}</td>"
+                     f"<td>{_footprint_cell(e)}</td>{_partners_cell(graph, e['path'])}"
+                     f"<td class=\"bounds\">{_bounds(e)}</td>"
                      f"<td class=\"num\">{'' if e['n_keypoints'] is None else e['n_keypoints']}</td>"
                      f"<td class=\"num\">{_size(e)}</td></tr>\n")
     parts.append("</table>\n</body>\n</html>\n")
     return "".join(parts)
+
+
+def _overlaps_section(graph, entries: list[dict[str, Any]]) -> str:
+    """Pairs, partners per image (min, median, max) and, by path, the images with a footprint and no partner."""
+    if graph is None:
+        return ("<h2 id=\"overlaps\">Overlaps</h2>\n<p class=\"none\">This catalogue predates the overlap graph "
+                "(schema 6): <code>autocnet-jobs overlaps --rebuild</code> computes its pairs.</p>\n")
+    s = summary(graph)
+    names = {e["path"]: e["name"] for e in entries}
+    stat = ["" if s[k] is None else f"{s[k]:g}" for k in ("min", "median", "max")]
+    parts = ["<h2 id=\"overlaps\">Overlaps</h2>\n<table class=\"overlaps\"><tr><th>overlapping pairs</th>"
+             "<th>images with a footprint</th><th>partners min</th><th>partners median</th><th>partners max</th>"
+             "<th>with no partner</th></tr>\n<tr>"
+             + "".join(f"<td class=\"num\">{v}</td>" for v in (s["pairs"], s["images"], *stat, len(s["no_partner"])))
+             + "</tr></table>\n",
+             f"<h3 id=\"no-partner\">Images with no partner ({len(s['no_partner'])})</h3>\n"]
+    if s["no_partner"]:
+        parts.append("<p class=\"meta\">No other footprint overlaps these: a control network cannot tie them.</p>\n"
+                     "<table class=\"no-partner\"><tr><th>image</th><th>path</th></tr>\n")
+        parts += [f"<tr><td class=\"lonely\">{_e(names.get(p, p.rsplit('/', 1)[-1]))}</td><td class=\"path\">"
+                  f"{_e(p)}</td></tr>\n" for p in s["no_partner"]]
+        parts.append("</table>\n")
+    else:
+        parts.append("<p class=\"none\">Every image with a footprint overlaps another.</p>\n")
+    return "".join(parts)
+
+
+def _partners_cell(graph, path: str) -> str:
+    """The image's degree in the overlap graph; empty where it has no footprint (no node) or there is no graph."""
+    if graph is None or path not in graph:
+        return "<td class=\"num\"></td>"
+    n = graph.degree(path)
+    return f"<td class=\"num{' lonely' if n == 0 else ''}\">{n}</td>"
 
 
 def _e(value: Any) -> str:
