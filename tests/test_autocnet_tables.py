@@ -1,20 +1,22 @@
 """AutoCNet tables on PostGIS (issue 18 item 4): ``export --format autocnet --schema NAME`` writes AutoCNet 1.2's
-``images``, ``keypoints`` and ``cameras`` tables (autocnet/io/db/model.py) over the catalogue; selecting AutoCNet's
-columns gives one row per done image of the body with its ISIS serial (composed by hand below from the label, as
-ISIS's Apollo15MetricSerialNumber.trn says: SpacecraftName as APOLLO15 / InstrumentId / StartTime), footprint and
-keypoint path. On SQLite the format is a one-line usage error."""
+``images``, ``keypoints``, ``cameras`` and ``overlay`` tables (autocnet/io/db/model.py) over the catalogue;
+selecting AutoCNet's columns gives one row per done image of the body with its ISIS serial (composed by hand below
+from the label, as ISIS's Apollo15MetricSerialNumber.trn says: SpacecraftName as APOLLO15 / InstrumentId /
+StartTime), footprint and keypoint path, and the overlay faces catalogue.overlay computes (issue 26; the known
+cases in tests/test_autocnet_overlay.py). On SQLite the format is a one-line usage error."""
 from __future__ import annotations
 
 import json
 
 import h5py
 import numpy as np
-
 import psycopg
 import pytest
 import shapely
 
 from autocnet_jobs import cli, queries
+from autocnet_jobs.catalogue import overlap_queries
+from autocnet_jobs.catalogue.overlay import overlay
 
 from .catalogues import manifest_bodies, postgis_copy
 from .services import libpq_url
@@ -65,7 +67,19 @@ def test_autocnet_columns_give_one_row_per_done_image(pg, capsys):
     assert set(sql(pg, "SELECT f_table_name, f_geometry_column, type, srid FROM geometry_columns "
                        "WHERE f_table_schema = 'acn_moon'")) == {
         ("images", "geom", "MULTIPOLYGON", MOON_SRID), ("images", "footprint_bodyfixed", "MULTIPOLYGON", 0),
-        ("keypoints", "convex_hull_image", "POLYGON", 0), ("keypoints", "convex_hull_latlon", "POLYGON", MOON_SRID)}
+        ("keypoints", "convex_hull_image", "POLYGON", 0), ("keypoints", "convex_hull_latlon", "POLYGON", MOON_SRID),
+        ("overlay", "geom", "POLYGON", MOON_SRID)}
+    # AutoCNet's overlay: the faces catalogue.overlay computes for the Moon images, with their (kept) ids; every
+    # image in a face overlaps another (the overlaps table), an image with no partner is in none.
+    faces = sorted((tuple(ids), shapely.normalize(shapely.from_wkb(bytes(g))).wkb)
+                   for ids, g in sql(pg, "SELECT intersections, ST_AsBinary(geom) FROM acn_moon.overlay"))
+    computed = overlay(pg, body="Moon")
+    assert computed and faces == sorted((tuple(f["intersections"]), shapely.normalize(f["geom"]).wkb)
+                                        for f in computed)
+    graph = overlap_queries.overlap_graph(pg, body="Moon")
+    in_faces = {i for ids, _ in faces for i in ids}
+    assert in_faces == {d["id"] for n, d in graph.nodes(data=True) if graph.degree(n)}
+    assert f"overlay: {len(faces)} rows" in out
     kps = sql(pg, "SELECT i.path, k.path, k.nkeypoints FROM acn_moon.keypoints k JOIN acn_moon.images i "
                   "ON i.id = k.image_id")
     assert {p: (k, n) for p, k, n in kps} == {p: (r["keypoints_path"], r["n_keypoints"]) for p, r in catalogue.items()

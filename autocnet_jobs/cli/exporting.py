@@ -64,6 +64,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _export_autocnet(args: argparse.Namespace, url: str) -> int:
     from ..catalogue import queries
     from ..catalogue.exports import autocnet
+    from ..catalogue.overlay import overlay
 
     if not queries.is_postgis(url):
         raise UsageError("--format autocnet writes AutoCNet's tables into a PostGIS schema; this catalogue is "
@@ -77,7 +78,8 @@ def _export_autocnet(args: argparse.Namespace, url: str) -> int:
                          "drop --instrument, --from, ... or use another format")
     try:
         with queries.connect(url) as conn:
-            counts = autocnet.export_autocnet(conn, args.schema, body=args.body)
+            counts = autocnet.export_autocnet(conn, args.schema, body=args.body,
+                                              faces=lambda body: overlay(url, body=body))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(f"AutoCNet tables in schema {args.schema}: " + ", ".join(f"{k}: {v} rows" for k, v in counts.items()))

@@ -1,6 +1,6 @@
-"""AutoCNet export (PostGIS only): AutoCNet's ``images``, ``keypoints`` and ``cameras`` tables, filled from the
-catalogue, in a schema of the same database, so an AutoCNet project pointed at that schema sees the ingested
-images, their footprints, keypoint files and camera models.
+"""AutoCNet export (PostGIS only): AutoCNet's ``images``, ``keypoints``, ``cameras`` and ``overlay`` tables, filled
+from the catalogue, in a schema of the same database, so an AutoCNet project pointed at that schema sees the
+ingested images, their footprints, keypoint files, camera models and the faces where they overlap.
 
 The tables follow AutoCNet 1.2's database model (``autocnet/io/db/model.py``, DOI-USGS/Autocnet commit
 a4a4eed8afe2cecd33541308fc0d260888011282; ``Images`` has had ``dem``/``dem_type`` since 1.2.0): the same table
@@ -10,11 +10,21 @@ project is of one body (one ``latitudinal_srid``), so one schema holds one body'
 Rows keep the catalogue's image id (AutoCNet's ``images.id``, ``keypoints.id``, ``cameras.image_id``), so a
 re-export updates them in place, and AutoCNet's own tables (points, measures, ...) that reference them survive it;
 ``images.ignore`` is AutoCNet's to set and is never overwritten. Images removed from the catalogue stay.
+
+``overlay`` (model class ``Overlay``: id, ``intersections`` int[], ``geom`` POLYGON) is what AutoCNet's
+``compute_overlaps_sql`` (``autocnet/sql.py``) would insert over these images: the faces of
+``catalogue.overlay.overlay`` (the same polygonization, per connected component of the overlap graph), whose
+``intersections`` are the catalogue's image ids, which the exported images keep. AutoCNet's ``points.overlapid``
+points at these rows, so a re-export keeps the rows of faces that did not change (same images, equal geometry)
+with their ids, deletes the faces that no longer exist and inserts the new ones; a changed face that an AutoCNet
+point references is left in place (AutoCNet's data is not ours to break).
 """
 from __future__ import annotations
 
 import re
+from typing import Any, Callable, Iterable
 
+import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -23,7 +33,7 @@ _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def ddl(schema: str, srid: int) -> list[str]:
-    """AutoCNet's three tables in ``schema`` with geometry columns of SRID ``srid`` (created if missing)."""
+    """AutoCNet's four tables in ``schema`` with geometry columns of SRID ``srid`` (created if missing)."""
     s = f'"{schema}"'
     return [
         f"CREATE SCHEMA IF NOT EXISTS {s}",
@@ -39,14 +49,22 @@ def ddl(schema: str, srid: int) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {s}.cameras (
               id SERIAL PRIMARY KEY, image_id INTEGER UNIQUE REFERENCES {s}.images (id) ON DELETE CASCADE,
               camera VARCHAR, camtype VARCHAR)""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.overlay (
+              id SERIAL PRIMARY KEY, intersections INTEGER[], geom geometry(POLYGON, {srid}))""",
+        f"CREATE INDEX IF NOT EXISTS idx_overlay_geom ON {s}.overlay USING gist (geom)",
     ]
 
 
-def export_autocnet(conn: Connection, schema: str, *, body: str | None = None) -> dict[str, int]:
+def export_autocnet(conn: Connection, schema: str, *, body: str | None = None,
+                    faces: Callable[[str], Iterable[dict[str, Any]]] | None = None) -> dict[str, int]:
     """Create or update AutoCNet's tables in ``schema`` from the catalogue ``conn`` is connected to (PostGIS), in
-    one transaction; returns {table: rows of this body now in it}. ValueError (a user error) for a schema name that
-    is not a plain lower-case identifier or is the catalogue's own, a catalogue of several bodies without
-    ``body``, or a schema that already holds another body's tables."""
+    one transaction; returns {table: rows of this body now in it}. ValueError (a user error) for a schema name
+    that is not a plain lower-case identifier or is the catalogue's own, a catalogue of several bodies without
+    ``body``, or a schema that already holds another body's tables.
+
+    ``faces(body)`` gives the body's overlay faces: ``catalogue.overlay.overlay(url, body=body)``, passed in
+    because the read side imports the exports, not the other way round. Without it the ``overlay`` table is
+    made but its rows are left as they are."""
     if not _NAME.fullmatch(schema):
         raise ValueError(f"--schema {schema!r}: give a lower-case SQL name (letters, digits, _), e.g. ctx_project")
     with conn.begin():
@@ -62,8 +80,10 @@ def export_autocnet(conn: Connection, schema: str, *, body: str | None = None) -
             conn.exec_driver_sql(stmt)
         _fill(conn, schema, srid)
         _fill_hulls(conn, schema, srid)
+        if faces is not None:
+            _fill_overlay(conn, schema, srid, faces(body))
         return {t: conn.execute(text(f'SELECT count(*) FROM "{schema}".{t}')).scalar()
-                for t in ("images", "keypoints", "cameras")}
+                for t in ("images", "keypoints", "cameras", "overlay")}
 
 
 def keypoint_hulls(path: str) -> tuple[bytes | None, bytes | None]:
@@ -107,6 +127,35 @@ def _fill_hulls(conn: Connection, schema: str, srid: int) -> None:
     if values:
         conn.execute(text(f"UPDATE {s}.keypoints SET convex_hull_image = ST_GeomFromWKB(:image), "
                           f"convex_hull_latlon = ST_GeomFromWKB(:latlon, :srid) WHERE id = :id"), values)
+
+
+def _fill_overlay(conn: Connection, schema: str, srid: int, overlay: Iterable[dict[str, Any]]) -> None:
+    """AutoCNet's ``overlay`` rows from the faces ``overlay`` (``catalogue.overlay.overlay``'s dicts): unchanged
+    faces kept with their ids, the rest replaced."""
+    s = f'"{schema}"'
+    # The faces are read through their own connection (committed rows): they are kept only where every image is
+    # one this export wrote, so a row never names an image AutoCNet's table does not have.
+    exported = {r[0] for r in conn.execute(text("SELECT id FROM images WHERE srid = :srid"), {"srid": srid})}
+    faces = [{"ids": f["intersections"], "wkb": shapely.to_wkb(f["geom"])} for f in overlay
+             if exported.issuperset(f["intersections"])]
+    conn.exec_driver_sql("CREATE TEMPORARY TABLE _acn_faces (ids INTEGER[], geom geometry) ON COMMIT DROP")
+    if faces:
+        conn.execute(text(f"INSERT INTO _acn_faces (ids, geom) VALUES (:ids, ST_GeomFromWKB(:wkb, {srid}))"), faces)
+    same = "f.ids = o.intersections AND f.geom && o.geom AND ST_Equals(f.geom, o.geom)"
+    # AutoCNet's points.overlapid (a foreign key, no cascade) may point at a face: such a row stays.
+    referenced = (f"AND NOT EXISTS (SELECT 1 FROM {s}.points p WHERE p.overlapid = o.id)"
+                  if _has_column(conn, schema, "points", "overlapid") else "")
+    conn.execute(text(f"DELETE FROM {s}.overlay o WHERE NOT EXISTS (SELECT 1 FROM _acn_faces f WHERE {same}) "
+                      f"{referenced}"))
+    conn.execute(text(f"INSERT INTO {s}.overlay (intersections, geom) SELECT f.ids, f.geom FROM _acn_faces f "
+                      f"WHERE NOT EXISTS (SELECT 1 FROM {s}.overlay o WHERE {same}) ORDER BY f.ids"))
+    conn.exec_driver_sql("DROP TABLE _acn_faces")
+
+
+def _has_column(conn: Connection, schema: str, table: str, column: str) -> bool:
+    return conn.execute(text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND "
+                             "table_name = :t AND column_name = :c"), {"s": schema, "t": table, "c": column}
+                        ).first() is not None
 
 
 def _one_body(conn: Connection, body: str | None) -> tuple[str, int]:
