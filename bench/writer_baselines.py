@@ -63,13 +63,16 @@ def ceiling_postgis(url: str, records: list[dict], batch_size: int) -> dict:
     return {"seconds": seconds}
 
 
-def server_alone_postgis(url: str, records: list[dict], batch_size: int) -> dict:
+def server_alone_postgis(url: str, records: list[dict], batch_size: int, same_statements: bool = False) -> dict:
     """Reference, not a competitor: what the server alone takes for our rows. Our writer writes them once
     (untimed); each batch's images and cameras rows are read back as binary COPY bytes and the tables emptied
     (TRUNCATE: fresh tables and indexes); the timed part replays those bytes into ``images`` and ``cameras``
     (same schema, indexes, storage), in the same batches, one transaction each. No client work is left to
-    optimise away: a writer on one connection cannot beat this. (Our writer also deletes each image's queued
-    job row; this replay has none to delete.)"""
+    optimise away: a writer on one connection cannot beat this.
+
+    ``same_statements``: the replay also does what our writer asks of the server besides the COPYs, in the same
+    statement: each image's queued job row deleted (queued beforehand, as in ours), the batch's sequence numbers
+    and ids taken. Then what separates ours from this is only our client's work."""
     import psycopg
 
     from autocnet_jobs.catalogue.store import open_store
@@ -100,8 +103,23 @@ def server_alone_postgis(url: str, records: list[dict], batch_size: int) -> dict
             batches.append(data)
         con.execute("TRUNCATE images, cameras")
         con.commit()
+        paths = [[r["path"] for r in records[i:i + batch_size]] for i in range(0, len(records), batch_size)]
+        if same_statements:
+            from writer_records import queued_jobs
+
+            store = open_store(url)
+            store.connect()
+            store.write([], queued_jobs(records))
+            store.close()
+            sequence = con.execute("SELECT pg_get_serial_sequence('images', 'id')").fetchone()[0]
         t0 = time.perf_counter()
-        for images, cameras in batches:
+        for (images, cameras), batch_paths in zip(batches, paths):
+            if same_statements:   # our writer's first statement of a batch (store/postgis.py _write_encoded)
+                n = len(batch_paths)
+                con.execute("WITH c AS (UPDATE job_clock SET seq = seq + %s RETURNING seq), "
+                            "d AS (DELETE FROM job_states WHERE path = ANY(%s)) SELECT (SELECT seq FROM c), "
+                            "ARRAY(SELECT nextval(%s::regclass) FROM generate_series(1, %s)), %s",
+                            (n, batch_paths, sequence, n, None), binary=True).fetchone()
             with con.cursor().copy(f"COPY images ({image_cols}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.write(images)
             if len(cameras) > 21:  # more than the empty file's header and trailer
@@ -110,7 +128,8 @@ def server_alone_postgis(url: str, records: list[dict], batch_size: int) -> dict
             con.commit()
         seconds = time.perf_counter() - t0
         n = con.execute("SELECT count(*) FROM images").fetchone()[0]
-    assert n == len(records), n
+        left = con.execute("SELECT count(*) FROM job_states").fetchone()[0]
+    assert n == len(records) and left == 0, (n, left)
     return {"seconds": seconds}
 
 
