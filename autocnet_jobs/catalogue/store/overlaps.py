@@ -84,9 +84,15 @@ class OverlapWriter:
         """The overlap rows of the footprints of ``group`` (one body, one SRID) with the catalogue's."""
         (radii, centric), body = body_radii(iau_code), group[0][3]
         new_ids = np.array([e[0] for e in group], dtype=np.int64)
-        parts, owner = shapely.get_parts(og.make_valid([e[4] for e in group]), return_index=True)
+        mine = og.make_valid([e[4] for e in group])
+        parts, owner = shapely.get_parts(mine, return_index=True)
         near_ids, near = self._footprints_near(srid, shapely.bounds(parts))
         near = og.make_valid(near)
+        missing = ~np.isin(new_ids, near_ids)    # not found under this SRID (never, in a Store): as given
+        if missing.any():
+            near_ids, near = np.concatenate([near_ids, new_ids[missing]]), np.concatenate([near, mine[missing]])
+            order = np.argsort(near_ids, kind="stable")
+            near_ids, near = near_ids[order], near[order]
         near_parts, near_owner = shapely.get_parts(near, return_index=True)
         tree = og.bounds_tree(shapely.bounds(near_parts), near_ids[near_owner])
         pairs = np.array(list(og.candidates_for(shapely.bounds(parts), tree, new_ids[owner])),
@@ -96,8 +102,6 @@ class OverlapWriter:
         if not len(pairs):
             return []
         ia, ib = np.searchsorted(near_ids, pairs[:, 0]), np.searchsorted(near_ids, pairs[:, 1])
-        if not (np.array_equal(near_ids[ia], pairs[:, 0]) and np.array_equal(near_ids[ib], pairs[:, 1])):
-            raise RuntimeError("an image's footprint is not in the catalogue it was just written to")
         used = np.unique(np.concatenate([ia, ib]))
         areas = np.zeros(len(near))
         areas[used] = og.areas_m2(near[used], radii, centric)
