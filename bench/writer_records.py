@@ -48,15 +48,17 @@ def sensor_camera(which: str) -> dict:
 
 
 def with_sensor_cameras(records: list[dict], camera: dict) -> list[dict]:
-    """Level-1 records carrying the sensor camera, each ISD a copy of its own (nothing shared between records, as
-    in a run, so pickling one to the writer process costs what it does then), its ephemeris times moved."""
+    """Level-1 records carrying the sensor camera as the writer receives them from a worker: each ISD its own
+    (its ephemeris times moved), encoded as JSON text by the worker (extractors.cameras.with_isd_text)."""
     import pickle
+
+    from autocnet_jobs.extractors.cameras import with_isd_text
 
     isd = pickle.dumps(camera["isd"])
     t0 = float(camera["isd"].get("center_ephemeris_time", 0.0))
-    return [dict(r, crs_wkt=None, camera=dict(camera, isd=dict(pickle.loads(isd), center_ephemeris_time=t0 + i,
-                                                               starting_ephemeris_time=t0 + i - 1.5)))
-            for i, r in enumerate(records)]
+    return [with_isd_text(dict(r, crs_wkt=None, camera=dict(
+        camera, isd=dict(pickle.loads(isd), center_ephemeris_time=t0 + i, starting_ephemeris_time=t0 + i - 1.5))))
+        for i, r in enumerate(records)]
 
 
 def with_footprints(records: list[dict], shapes: list, seed: int = 1) -> list[dict]:

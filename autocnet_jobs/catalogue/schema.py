@@ -7,6 +7,7 @@ virtual table (kept in step by triggers) indexes, since pip-installed Python can
 from __future__ import annotations
 
 import functools
+import json
 import re
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -77,6 +78,9 @@ _LEGACY_SENSOR_TYPES = ("framing", "line_scan")
 _LEGACY_ROW_KEYS = ("type", "name_model", "name_platform", "name_sensor", "ground_sample_distance_m", "dem")
 
 
+_JSON_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def split_camera(camera):
     """(what the images row keeps, the ISD for the cameras table or None, its model name or None).
 
@@ -90,6 +94,12 @@ def split_camera(camera):
     if camera.get("type") in _LEGACY_SENSOR_TYPES:
         return {k: camera[k] for k in _LEGACY_ROW_KEYS if k in camera}, camera, camera.get("name_model")
     return camera, None, None
+
+
+def json_text(value) -> str:
+    """A JSON column's text: a value encoded, a str taken as JSON text already (a record's ISD arrives so: the
+    worker that made it encodes it once, engine/task.py, instead of the one writer encoding every image's)."""
+    return value if isinstance(value, str) else _JSON_ENCODE(value)
 
 
 def join_camera(row_camera, isd):

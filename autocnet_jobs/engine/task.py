@@ -221,6 +221,7 @@ def run_batch(items: Sequence[Sequence[str]], settings: dict, uri: str, token: s
     try:
         if process is None:
             from ..extractors.pipeline import process_image as process
+        from ..extractors.cameras import with_isd_text
     except Exception as exc:  # noqa: BLE001
         setup_error = exc
     rep = _reporter(uri, token, {"tls": callback_tls} if callback_tls is not None else {})
@@ -244,7 +245,7 @@ def run_batch(items: Sequence[Sequence[str]], settings: dict, uri: str, token: s
                          "traceback": traceback.format_exc(limit=20)}
                 rep.add(["failed", attempt, error, time.perf_counter() - t0])
                 continue
-            rep.add(["succeeded", attempt, record, time.perf_counter() - t0])
+            rep.add(["succeeded", attempt, with_isd_text(record), time.perf_counter() - t0])
             ok += 1
     finally:
         _breadcrumbs.mark("")

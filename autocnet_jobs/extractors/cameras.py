@@ -123,6 +123,17 @@ def _sensor_camera(isd: dict, source: str, dem: str | None, isd_path: str | None
     return plain(camera)
 
 
+def with_isd_text(record: dict) -> dict:
+    """``record`` with its sensor camera's ISD as JSON text (catalogue.schema.json_text stores it as is): done
+    once in the worker that made it, so neither the callback channel nor the one writer encodes an ISD's
+    hundreds of floats per image (bench_writer: 90% of the writer's work on level-1 records)."""
+    camera = record.get("camera")
+    if not is_sensor(camera) or not isinstance(camera.get("isd"), dict):
+        return record
+    return {**record, "camera": {**camera, "isd": json.dumps(camera["isd"], ensure_ascii=False,
+                                                             separators=(",", ":"))}}
+
+
 def is_sensor(camera: dict | None) -> bool:
     """True for a physical sensor model (an ISD) :func:`sensor_for` can evaluate."""
     return bool(camera) and camera.get("type") == "csm"

@@ -53,7 +53,8 @@ class Store(OverlapWriter):
 
     def connect(self) -> None:
         try:
-            engine = create_engine(self.url, poolclass=NullPool, connect_args=self._connect_args())
+            engine = create_engine(self.url, poolclass=NullPool, connect_args=self._connect_args(),
+                                   json_serializer=schema.json_text)
             self._configure(engine)
             self.conn = engine.connect()
             self._ensure_schema()

@@ -102,7 +102,7 @@ def encode_batch(records: list[dict], jobs: list[dict], rest_types: list[int],
         out.rest.append(_fields(values, tx))
         out.crs_slot.append(slot)
         if isd is not None:
-            out.cameras.append((row, _fields((model, dumps(isd)), cam_tx)))
+            out.cameras.append((row, _fields((model, isd if isinstance(isd, str) else dumps(isd)), cam_tx)))
         else:
             out.no_camera.append(rec["path"])
     return out
