@@ -53,6 +53,7 @@ import numpy as np
 import shapely
 
 benchlib.add_repo_to_path()
+from tests.autocnet_sql import COMPUTE_OVERLAPS_SQL, FROM_DATABASE_COMPOSITE  # noqa: E402
 
 MARS = (3396190.0, 3376200.0)
 R_MEAN = 3389500.0
@@ -162,33 +163,7 @@ def add_one(store, n: int, adds: int, overlaps: float) -> tuple[float, float]:
     return statistics.median(times), (_count(store) - before) / adds
 
 
-# ---- AutoCNet's two statements (DOI-USGS/Autocnet autocnet/sql.py at 15a21fd, verbatim) ------------------
-FROM_DATABASE_COMPOSITE = """WITH i as ({formatInput}) SELECT i1.id
-        as i1_id,i1.path as i1_path, i2.id as i2_id, i2.path as i2_path
-        FROM i  as i1, i as i2
-        WHERE ST_INTERSECTS(i1.geom, i2.geom) = TRUE
-        AND i1.id < i2.id"""
-COMPUTE_OVERLAPS_SQL = """
-WITH intersectiongeom AS
-(SELECT geom AS geom FROM ST_Dump((
-   SELECT ST_Polygonize(the_geom) AS the_geom FROM (
-     SELECT ST_Union(the_geom) AS the_geom FROM (
-     SELECT ST_ExteriorRing((ST_DUMP(geom)).geom) AS the_geom
-       FROM images WHERE images.geom IS NOT NULL) AS lines
-  ) AS noded_lines))),
-iid AS (
- SELECT images.id, intersectiongeom.geom AS geom
-    FROM images, intersectiongeom
-    WHERE images.geom is NOT NULL AND
-    ST_INTERSECTS(intersectiongeom.geom, images.geom) AND
-    ST_AREA(ST_INTERSECTION(intersectiongeom.geom, images.geom)) > 0.000001
-)
-INSERT INTO overlay(intersections, geom) SELECT row.intersections, row.geom FROM
-(SELECT iid.geom, array_agg(iid.id) AS intersections
-  FROM iid GROUP BY iid.geom) AS row WHERE array_length(intersections, 1) > 1;
-"""
-
-
+# AutoCNet's two statements: tests/autocnet_sql.py (their one home, the source named there).
 def autocnet(url: str, timeout_s: float) -> dict:
     """AutoCNet's composite (pairs fetched) and overlay statements on a copy of our images' footprints in schema
     ``autocnet``; seconds each (None: timed out), and the composite's pairs."""

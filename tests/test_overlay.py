@@ -24,33 +24,16 @@ from autocnet_jobs.catalogue.overlay import MIN_AREA, overlay
 from autocnet_jobs.catalogue.queries import connect
 from autocnet_jobs.catalogue.store import open_store
 
+from .autocnet_sql import COMPUTE_OVERLAPS_SQL
 from .test_overlap_geometry import circle, orbit_strip
 
 MARS, MOON = "IAU_2015:49900", "IAU_2015:30100"
 
-# AutoCNet's compute_overlaps_sql, verbatim from DOI-USGS/Autocnet autocnet/sql.py (commit 59ea17e6) but for the
-# footprint column: AutoCNet's images.geom is our images.footprint (both lon/lat MULTIPOLYGONs). Its ``overlay``
+# AutoCNet's compute_overlaps_sql (tests/autocnet_sql.py, verbatim) but for the footprint column: AutoCNet's images.geom is our images.footprint (both lon/lat MULTIPOLYGONs). Its ``overlay``
 # table is made below as AutoCNet's model has it (intersections int[], geom), a temporary table; the SRID is the
 # footprints' own (one body), which ST_Area ignores (planar, square degrees, as AutoCNet's).
-AUTOCNET_COMPUTE_OVERLAPS_SQL = """
-WITH intersectiongeom AS
-(SELECT geom AS geom FROM ST_Dump((
-   SELECT ST_Polygonize(the_geom) AS the_geom FROM (
-     SELECT ST_Union(the_geom) AS the_geom FROM (
-     SELECT ST_ExteriorRing((ST_DUMP(geom)).geom) AS the_geom
-       FROM images WHERE images.geom IS NOT NULL) AS lines
-  ) AS noded_lines))),
-iid AS (
- SELECT images.id, intersectiongeom.geom AS geom
-    FROM images, intersectiongeom
-    WHERE images.geom is NOT NULL AND
-    ST_INTERSECTS(intersectiongeom.geom, images.geom) AND
-    ST_AREA(ST_INTERSECTION(intersectiongeom.geom, images.geom)) > 0.000001
-)
-INSERT INTO overlay(intersections, geom) SELECT row.intersections, row.geom FROM
-(SELECT iid.geom, array_agg(iid.id) AS intersections
-  FROM iid GROUP BY iid.geom) AS row WHERE array_length(intersections, 1) > 1;
-""".replace("images.geom", "images.footprint").replace("(ST_DUMP(geom))", "(ST_DUMP(footprint))")
+AUTOCNET_COMPUTE_OVERLAPS_SQL = (COMPUTE_OVERLAPS_SQL.replace("images.geom", "images.footprint")
+                                 .replace("(ST_DUMP(geom))", "(ST_DUMP(footprint))"))
 
 
 def _record(name: str, fp, iau_code: str = MARS, body: str = "Mars", **extra) -> dict:
