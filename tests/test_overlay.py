@@ -224,6 +224,13 @@ def test_export_overlay_and_adjacency_files(tmp_path):
     m1, m2 = ids["/data/syn/m1.cub"], ids["/data/syn/m2.cub"]
     assert [f["properties"]["intersections"] for f in features] == [[m1, m2]]
 
+    # ... and a box: 12.6..13 E meets m1 and m2, not m0 (10..12.5 E)
+    out = _cli("export", "--format", "overlay", "--bbox", "12.6", "0", "13", "1", "--out",
+               str(tmp_path / "box.geojson"), "--db", url)
+    assert out.returncode == 0, out.stderr
+    features = json.loads((tmp_path / "box.geojson").read_text())["features"]
+    assert [f["properties"]["intersections"] for f in features] == [[m1, m2]]
+
     out = _cli("export", "--format", "adjacency", "--out", str(tmp_path / "adjacency.json"), "--db", url)
     assert out.returncode == 0, out.stderr
     adjacency = json.loads((tmp_path / "adjacency.json").read_text())
@@ -235,6 +242,10 @@ def test_export_overlay_and_adjacency_files(tmp_path):
                        (["--format", "overlay", "--out", str(tmp_path / "x.txt")], "--format overlay needs --out"),
                        (["--format", "adjacency", "--out", str(tmp_path / "x.csv")], "FILE.json"),
                        (["--format", "adjacency", "--instrument", "ctx", "--out", str(tmp_path / "x.json")],
-                        "--format overlay only")):
+                        "--format overlay only"),
+                       (["--format", "overlaps", "--bbox", "0", "0", "1", "1", "--out", str(tmp_path / "x.csv")],
+                        "--bbox selects the images of --format overlay"),
+                       (["--format", "overlay", "--bbox", "5", "0", "1", "1", "--out", str(tmp_path / "y.csv")],
+                        "--bbox MINLON MINLAT MAXLON MAXLAT")):
         out = _cli("export", *args, "--db", url)
         assert out.returncode == 2 and says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr

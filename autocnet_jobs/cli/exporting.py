@@ -27,9 +27,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             _out_file(args.out)
         except argparse.ArgumentTypeError as exc:
             raise UsageError(f"--out: {exc}") from None
+    if args.bbox is not None and fmt != "overlay":
+        raise UsageError(f"--bbox selects the images of --format overlay, not {fmt} (see autocnet-jobs query --bbox)")
     if fmt in ("overlaps", "overlay", "adjacency"):
         from .overlap_commands import export_overlaps
-        return export_overlaps(url, args.out, args.body, fmt, _acquisition_filters(args))
+        return export_overlaps(url, args.out, args.body, fmt, _acquisition_filters(args), args.bbox)
     rows = queries.images(url, body=args.body, **_acquisition_filters(args))
     if fmt == "isd":
         return export_isd(rows, args.out)

@@ -105,7 +105,7 @@ def _degrees(value: float | None) -> str:
 
 
 def export_overlaps(url: str, out: str | None, body: str | None, fmt: str = "overlaps",
-                    filters: dict | None = None) -> int:
+                    filters: dict | None = None, bbox: list[float] | None = None) -> int:
     """``export --format overlaps|overlay|adjacency``; ``filters`` (the acquisition filters given) select the
     images of an overlay; the pairs and the adjacency are of every image of the body."""
     from ..catalogue import overlap_queries
@@ -114,7 +114,7 @@ def export_overlaps(url: str, out: str | None, body: str | None, fmt: str = "ove
         raise UsageError(f"--format {fmt} is of every image (of --body); --instrument, --from, ... select the "
                          "images of --format overlay only")
     if fmt == "overlay":
-        return _export_overlay(url, out, body, filters or {})
+        return _export_overlay(url, out, body, filters or {}, bbox)
     if fmt == "adjacency":
         return _export_adjacency(url, out, body)
     if not out or not out.lower().endswith((".csv", ".geojson", ".json")):
@@ -125,7 +125,7 @@ def export_overlaps(url: str, out: str | None, body: str | None, fmt: str = "ove
     return 0
 
 
-def _export_overlay(url: str, out: str | None, body: str | None, filters: dict) -> int:
+def _export_overlay(url: str, out: str | None, body: str | None, filters: dict, bbox: list[float] | None) -> int:
     from ..catalogue import queries
     from ..catalogue.overlay import write_overlay
 
@@ -136,7 +136,9 @@ def _export_overlay(url: str, out: str | None, body: str | None, filters: dict) 
     paths = None
     if filters:     # a query selects the images; the faces are those of their footprints
         paths = [r["path"] for r in queries.images(url, body=body, with_footprint=False, **filters)]
-    n = write_overlay(url, out, body=body, paths=paths)
+    if bbox is not None and not (-180 <= bbox[0] < bbox[2] <= 180 and -90 <= bbox[1] < bbox[3] <= 90):
+        raise UsageError("--bbox MINLON MINLAT MAXLON MAXLAT: lon in [-180, 180], lat in [-90, 90], min < max")
+    n = write_overlay(url, out, body=body, paths=paths, bbox=tuple(bbox) if bbox is not None else None)
     print(f"{n} overlay faces written to {out}")
     return 0
 

@@ -84,6 +84,8 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     e.add_argument("--out", help="output file, or folder for stac (default: stdout; required for gpkg and stac)")
     e.add_argument("--schema", help="PostGIS schema the autocnet format writes its tables into (created if missing)")
     e.add_argument("--body")
+    e.add_argument("--bbox", nargs=4, type=_number, metavar=("MINLON", "MINLAT", "MAXLON", "MAXLAT"),
+                   help="with --format overlay: only the images whose footprint meets this lon/lat box")
     _acquisition_arguments(e)
     common(e)
     e.set_defaults(func=cmd_export)
