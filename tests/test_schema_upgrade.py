@@ -71,9 +71,11 @@ def _check_upgraded(url: str, before: dict, query) -> None:
     assert row["spacecraft"] == "MRO" and row["instrument"] is None
 
 
-def test_a_version_4_sqlite_file_is_upgraded(tmp_path: Path) -> None:
+def _sqlite_catalogue(tmp_path: Path, name: str):
+    """(URL, query) of a copy of the committed SQLite catalogue ``name``; query(sql, names=False) -> rows, or the
+    result's column names."""
     db = tmp_path / "catalogue.db"
-    shutil.copy(DATA / "catalogue_v4.db", db)
+    shutil.copy(DATA / name, db)
 
     def query(sql: str, names: bool = False):
         con = sqlite3.connect(db)
@@ -82,24 +84,35 @@ def test_a_version_4_sqlite_file_is_upgraded(tmp_path: Path) -> None:
         con.close()
         return rows
 
+    return f"sqlite:///{db}", query
+
+
+def _postgis_catalogue(url: str, name: str):
+    """query(sql, names=False) of the database ``url`` restored from the committed dump ``name``."""
+    dump = "\n".join(line for line in (DATA / name).read_text().splitlines()
+                     if not line.startswith("\\"))          # psql's \restrict lines: not SQL
+    with psycopg.connect(libpq_url(url), autocommit=True) as con:
+        con.execute(dump)
+
+    def query(sql: str, names: bool = False):
+        with psycopg.connect(libpq_url(url), autocommit=True) as con:
+            cur = con.execute(sql)
+            return [(d.name,) for d in cur.description] if names else [tuple(r) for r in cur.fetchall()]
+
+    return query
+
+
+def test_a_version_4_sqlite_file_is_upgraded(tmp_path: Path) -> None:
+    url, query = _sqlite_catalogue(tmp_path, "catalogue_v4.db")
     before = _snapshot(query)
     assert query("SELECT version FROM schema_info") == [(4,)]
-    _check_upgraded(f"sqlite:///{db}", before, query)
+    _check_upgraded(url, before, query)
     index_names = {r[0] for r in query("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert set(schema.ACQUISITION_INDEXES) <= index_names
 
 
 def test_a_version_4_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
-    dump = "\n".join(line for line in (DATA / "catalogue_v4_postgis.sql").read_text().splitlines()
-                     if not line.startswith("\\"))          # psql's \restrict lines: not SQL
-    with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
-        con.execute(dump)
-
-    def query(sql: str, names: bool = False):
-        with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
-            cur = con.execute(sql)
-            return [(d.name,) for d in cur.description] if names else [tuple(r) for r in cur.fetchall()]
-
+    query = _postgis_catalogue(fresh_pg_db, "catalogue_v4_postgis.sql")
     before = _snapshot(query)
     assert query("SELECT version FROM schema_info") == [(4,)]
     _check_upgraded(fresh_pg_db, before, query)
@@ -151,29 +164,13 @@ def _check_v6(url: str, before: dict, query) -> None:
 
 
 def test_a_version_5_sqlite_file_is_upgraded(tmp_path: Path) -> None:
-    db = tmp_path / "catalogue.db"
-    shutil.copy(DATA / "catalogue_v5.db", db)
-
-    def query(sql: str):
-        con = sqlite3.connect(db)
-        rows = con.execute(sql).fetchall()
-        con.close()
-        return rows
-
+    url, query = _sqlite_catalogue(tmp_path, "catalogue_v5.db")
     assert query("SELECT version FROM schema_info") == [(5,)]
-    _check_v6(f"sqlite:///{db}", _v5_cameras(query), query)
+    _check_v6(url, _v5_cameras(query), query)
 
 
 def test_a_version_5_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
-    dump = "\n".join(line for line in (DATA / "catalogue_v5_postgis.sql").read_text().splitlines()
-                     if not line.startswith("\\"))          # psql's \restrict lines: not SQL
-    with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
-        con.execute(dump)
-
-    def query(sql: str):
-        with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
-            return [tuple(r) for r in con.execute(sql).fetchall()]
-
+    query = _postgis_catalogue(fresh_pg_db, "catalogue_v5_postgis.sql")
     assert query("SELECT version FROM schema_info") == [(5,)]
     _check_v6(fresh_pg_db, _v5_cameras(query), query)
 
@@ -216,28 +213,12 @@ def _check_v7(url: str, query) -> None:
 
 
 def test_a_version_6_sqlite_file_is_upgraded(tmp_path: Path) -> None:
-    db = tmp_path / "catalogue.db"
-    shutil.copy(DATA / "catalogue_v6.db", db)
-
-    def query(sql: str):
-        con = sqlite3.connect(db)
-        rows = con.execute(sql).fetchall()
-        con.close()
-        return rows
-
+    url, query = _sqlite_catalogue(tmp_path, "catalogue_v6.db")
     assert query("SELECT version FROM schema_info") == [(6,)]
-    _check_v7(f"sqlite:///{db}", query)
+    _check_v7(url, query)
 
 
 def test_a_version_6_postgis_database_is_upgraded(fresh_pg_db: str) -> None:
-    dump = "\n".join(line for line in (DATA / "catalogue_v6_postgis.sql").read_text().splitlines()
-                     if not line.startswith("\\"))          # psql's \restrict lines: not SQL
-    with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
-        con.execute(dump)
-
-    def query(sql: str):
-        with psycopg.connect(libpq_url(fresh_pg_db), autocommit=True) as con:
-            return [tuple(r) for r in con.execute(sql).fetchall()]
-
+    query = _postgis_catalogue(fresh_pg_db, "catalogue_v6_postgis.sql")
     assert query("SELECT version FROM schema_info") == [(6,)]
     _check_v7(fresh_pg_db, query)
