@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyproj
 import shapely
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from .. import overlap_geometry as og
 from .pair_views import add_pair_angles
@@ -66,7 +66,7 @@ class OverlapWriter:
         ids = [e[0] for e in entries]
         if replace and ids:
             self.conn.execute(text('DELETE FROM "overlaps" WHERE image_a IN :ids OR image_b IN :ids')
-                              .bindparams(_expanding("ids")), {"ids": ids})
+                              .bindparams(bindparam("ids", expanding=True)), {"ids": ids})
         groups: dict[tuple[int, str], list[Entry]] = {}
         for entry in entries:
             image_id, srid, iau_code, body, geom = entry
@@ -188,11 +188,6 @@ def _copy_value(value) -> str:
             return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
         return value
     return str(value)
-
-
-def _expanding(name: str):
-    from sqlalchemy import bindparam
-    return bindparam(name, expanding=True)
 
 
 def record_entries(records: list[dict], ids: dict[str, int]) -> list[Entry]:

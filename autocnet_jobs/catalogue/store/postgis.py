@@ -9,8 +9,8 @@ transaction, and re-sending it leaves one row per image.
 The rows are encoded in two steps so the writer can pipeline them (writer.py): :meth:`PostgisStore.encode` needs
 no database (postgis_copy.py), :meth:`PostgisStore.write_encoded` writes them in one transaction. Footprints are
 stored out of line without compression: pglz gains nothing on WKB coordinates and cost half the write time
-(bench/README.md). Planetary spatial references are added
-to ``spatial_ref_sys`` under their IAU_2015 authority code the first time a body is seen.
+(bench/README.md). Planetary spatial references are added to ``spatial_ref_sys`` under their IAU_2015 authority
+code the first time a body is seen.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import shapely
 from sqlalchemy import func, text
 
 from .. import schema
+from . import overlaps
 from .base import JOB_FIELDS, Store
 from .postgis_copy import (
     BYTEA,
@@ -241,15 +242,9 @@ class PostgisStore(Store):
         self._crs_ids.update(new_crs)  # only once committed: a rolled back crs row has no id
 
     def _images_written(self, records: list[dict], paths: list[str], ids: list[int]) -> None:
-        """In the batch's transaction, once its images and cameras rows are in (``ids``: theirs, by row): what else
-        is written with them, as ``Store.write`` does after its cameras, e.g. the overlap graph's pairs where the
-        Store has them (``write_overlaps``, issue 26)."""
-        write_overlaps = getattr(self, "write_overlaps", None)
-        if write_overlaps is not None:
-            from importlib import import_module
-
-            entries = import_module(f"{__package__}.overlaps").record_entries(records, dict(zip(paths, ids)))
-            write_overlaps(entries)
+        """In the batch's transaction, once its images and cameras rows are in (``ids``: theirs, by row): the
+        overlap graph's pairs, as ``Store.write`` writes them after its cameras (issue 26)."""
+        self.write_overlaps(overlaps.record_entries(records, dict(zip(paths, ids))))
 
     def _upsert_images(self, cur, batch: EncodedBatch, data: bytes) -> list[int]:
         """The batch through the staging tables: an image already there keeps its id (and gets its camera row

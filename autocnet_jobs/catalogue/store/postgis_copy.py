@@ -8,7 +8,6 @@ geometry is decoded in Python).
 """
 from __future__ import annotations
 
-import json
 import struct
 from dataclasses import dataclass, field
 
@@ -36,7 +35,6 @@ _TRAILER = b"\xff\xff"
 _CAMERA_AT = IMAGE_FIELDS.index("camera")
 _PARAMS_AT = IMAGE_FIELDS.index("extractor_params")
 _TIMES_AT = tuple(IMAGE_FIELDS.index(k) for k in schema.TIME_COLUMNS)
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _CRS_AND_ISD = (*schema.CAMERA_CRS_KEYS, "isd")
 TEXT = 25  # json columns are sent as their text
 
@@ -68,7 +66,7 @@ def encode_batch(records: list[dict], jobs: list[dict], rest_types: list[int],
     tx.set_dumper_types(rest_types, Format.BINARY)
     cam_tx = Transformer()
     cam_tx.set_dumper_types(camera_types, Format.BINARY)
-    dumps, srid_for, utc = _JSON.encode, schema.srid_for, schema.utc_datetime
+    dumps, srid_for, utc = schema.json_text, schema.srid_for, schema.utc_datetime
     slots: dict[str, int] = {}
     params, params_json = None, None  # a run's records mostly share their extractor settings: one JSON
     for row, rec in enumerate(records):
@@ -102,7 +100,7 @@ def encode_batch(records: list[dict], jobs: list[dict], rest_types: list[int],
         out.rest.append(_fields(values, tx))
         out.crs_slot.append(slot)
         if isd is not None:
-            out.cameras.append((row, _fields((model, isd if isinstance(isd, str) else dumps(isd)), cam_tx)))
+            out.cameras.append((row, _fields((model, dumps(isd)), cam_tx)))   # an ISD as text: as is
         else:
             out.no_camera.append(rec["path"])
     return out
