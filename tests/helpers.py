@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from html.parser import HTMLParser
 from pathlib import Path
 
 import cloudpickle
@@ -53,3 +54,40 @@ def tiny_files(folder: Path, n: int, ext: str = "cub", prefix: str = "img") -> P
 
 def children() -> set[int]:
     return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
+
+
+class _Tables(HTMLParser):
+    """Text of every cell of every table, by the table's class, and each cell's class: {class: [[(text, cls)]]}."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, list[list[tuple[str, str]]]] = {}
+        self._table = self._row = self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self._table = self.tables.setdefault(attrs.get("class", ""), [])
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+            self._table.append(self._row)
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell, self._cls = [], attrs.get("class") or ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append(("".join(self._cell).strip(), self._cls))
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def html_tables(page: str) -> dict[str, list[list[tuple[str, str]]]]:
+    """Every table of an HTML page by its class: rows of (cell text, cell class)."""
+    parser = _Tables()
+    parser.feed(page)
+    return parser.tables

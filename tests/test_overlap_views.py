@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 from pathlib import Path
 
 import networkx as nx
@@ -28,6 +27,8 @@ from autocnet_jobs.catalogue.store import open_store
 from autocnet_jobs.views.overlap_view import EDGE_COLOUR, LONELY_COLOUR, edge_segments, half_edges, overlap_summary
 from autocnet_jobs.views.plot import plot_footprints, save_map
 from autocnet_jobs.views.report import render_report, write_report
+
+from .helpers import html_tables
 
 MARS, MOON = "IAU_2015:49900", "IAU_2015:30100"
 FOOTPRINTS = {
@@ -91,45 +92,9 @@ def test_summary_has_the_known_degrees_and_lonely_images(backend, request, sqlit
 
 
 # ---- the report ------------------------------------------------------------------------------------------------
-class Tables(HTMLParser):
-    """Text of every cell of every table, by the table's class, and each cell's class: {class: [[(text, cls)]]}."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables: dict[str, list[list[tuple[str, str]]]] = {}
-        self._table = self._row = self._cell = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "table":
-            self._table = self.tables.setdefault(attrs.get("class", ""), [])
-        elif tag == "tr" and self._table is not None:
-            self._row = []
-            self._table.append(self._row)
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell, self._cls = [], attrs.get("class") or ""
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self._row.append(("".join(self._cell).strip(), self._cls))
-            self._cell = None
-        elif tag == "table":
-            self._table = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def _tables(page: str) -> dict[str, list[list[str]]]:
-    parser = Tables()
-    parser.feed(page)
-    return parser.tables
-
-
 def test_report_shows_pairs_degrees_and_the_images_with_no_partner(sqlite_url, tmp_path):
     page = Path(write_report(sqlite_url, tmp_path / "report.html")).read_text(encoding="utf-8")
-    tables = _tables(page)
+    tables = html_tables(page)
     head, row = ([c for c, _ in r] for r in tables["overlaps"])
     stats = dict(zip(head, row))
     assert stats == {"overlapping pairs": "3", "images with a footprint": "7", "partners min": "0",
@@ -150,7 +115,7 @@ def test_report_shows_pairs_degrees_and_the_images_with_no_partner(sqlite_url, t
 
 
 def test_report_of_one_body(sqlite_url):
-    tables = _tables(render_report(sqlite_url, body="Mars"))
+    tables = html_tables(render_report(sqlite_url, body="Mars"))
     assert [r[1][0] for r in tables["no-partner"][1:]] == [path("d")]
     assert dict(zip(*([c for c, _ in r] for r in tables["overlaps"])))["overlapping pairs"] == "3"
 
@@ -178,7 +143,7 @@ def test_report_when_every_image_has_a_partner(tmp_path):
         store.close()
     page = render_report(url)
     assert "Images with no partner (0)" in page and "Every image with a footprint overlaps another" in page
-    assert _tables(page)["overlaps"][1][-1][0] == "0"
+    assert html_tables(page)["overlaps"][1][-1][0] == "0"
 
 
 # ---- the map ---------------------------------------------------------------------------------------------------
@@ -292,5 +257,5 @@ def test_cli_plot_svg_and_report(sqlite_url, tmp_path):
                              capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr
     assert _edge_paths(_svg_groups(tmp_path / "map.svg")["b.cub"]) == 2
-    assert [r[1][0] for r in _tables((tmp_path / "r.html").read_text())["no-partner"][1:]] == \
+    assert [r[1][0] for r in html_tables((tmp_path / "r.html").read_text())["no-partner"][1:]] == \
         [path(k) for k in LONELY]

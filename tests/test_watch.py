@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,7 +25,7 @@ from autocnet_jobs.views.report import write_report
 
 from . import faults
 from .conftest import link_images
-from .helpers import config, tiny_files
+from .helpers import config, html_tables, tiny_files
 
 CHROMIUM = "/usr/bin/chromium"
 DONE_RGB = np.array([int(STATUS_COLOURS["done"][i:i + 2], 16) for i in (1, 3, 5)], float)  # #1f77b4
@@ -295,12 +294,11 @@ def test_report_html_from_the_samples(ingested, tmp_path):
         assert name in page, name
     for path, f in ingested["failures"].items():
         assert html_text(f["message"]) in page and f["kind"] in page
-    cells = TableCells()
-    cells.feed(page)
+    tables = html_tables(page)
     counts = queries.job_counts(ingested["url"])
-    assert cells.tables["counts"][1][: len(counts)] == [str(n) for n in counts.values()]
-    assert len(cells.tables["images"]) - 1 == len(ingested["status"])
-    assert len(cells.tables["failures"]) - 1 == len(ingested["failures"])
+    assert [text for text, _ in tables["counts"][1][: len(counts)]] == [str(n) for n in counts.values()]
+    assert len(tables["images"]) - 1 == len(ingested["status"])
+    assert len(tables["failures"]) - 1 == len(ingested["failures"])
     # Self-contained: the map is inline, nothing is fetched.
     assert not re.search(r"<script|<link|src=\"(?!data:)|url\(", page)
     maps = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
@@ -356,32 +354,3 @@ def html_text(s: str) -> str:
     import html
 
     return html.escape(s, quote=True)
-
-
-class TableCells(HTMLParser):
-    """Text of every cell of every table, by the table's class: {class: [[cell, ...], ...]}."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self._table = self._row = self._cell = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self._table = self.tables.setdefault(dict(attrs).get("class", ""), [])
-        elif tag == "tr" and self._table is not None:
-            self._row = []
-            self._table.append(self._row)
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self._row.append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "table":
-            self._table = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
