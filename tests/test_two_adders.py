@@ -98,3 +98,30 @@ def test_schema_creation_races_are_serialised(backend, request, tmp_path):
             with psycopg.connect(libpq_url(base), autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     assert errors == []
+
+
+def test_a_new_sqlite_catalogue_opens_while_another_connection_holds_its_write_lock(tmp_path):
+    """The cause of a CI failure of the race above, made deterministic: on a new (rollback-journal) file, switching
+    to WAL needs the write lock, and SQLite answers "database is locked" at once, busy_timeout or not, while another
+    connection holds it. Opening the catalogue waits for the lock instead."""
+    import threading
+    import time
+
+    from autocnet_jobs.catalogue.store import open_store
+    path = tmp_path / "cat.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other_writer (x)")
+    other.execute("BEGIN")
+    other.execute("INSERT INTO other_writer VALUES (1)")              # holds the write (RESERVED) lock
+    release = threading.Timer(0.5, other.execute, ("COMMIT",))
+    release.start()
+    started = time.monotonic()
+    store = open_store(f"sqlite:///{path}")
+    try:
+        store.connect()
+        assert store.conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        store.close()
+        release.join()
+        other.close()
+    assert time.monotonic() - started >= 0.4                          # it did wait for the other writer

@@ -1,10 +1,34 @@
 """The embedded default backend of the writer: SQLite, WKB footprints in a BLOB, their bounds in an R*Tree."""
 from __future__ import annotations
 
+import random
+import sqlite3
+import time
+
 import shapely
 from sqlalchemy import event, func
 
 from .base import JOB_FIELDS, Store
+
+BUSY_TIMEOUT_MS = 10_000  # how long a connection waits for another's lock before "database is locked"
+
+
+def enter_wal(cur: sqlite3.Cursor, timeout_s: float = BUSY_TIMEOUT_MS / 1000) -> None:
+    """Switch the database to WAL, waiting for other connections as busy_timeout would.
+
+    On a new (rollback-journal) file the switch upgrades a read lock to an exclusive one, and SQLite answers
+    "database is locked" at once, without its busy handler, when another connection holds a lock too (its
+    deadlock rule): several adders opening one new catalogue together hit it. Retry until the timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))  # jittered, so racing openers do not retry in step
 
 
 class SqliteStore(Store):
@@ -14,9 +38,9 @@ class SqliteStore(Store):
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # WAL: readers (status, export) never block the writer
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            enter_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
 
     def encode(self, records: list[dict], jobs: list[dict]) -> tuple[list[dict], list[dict]]:
