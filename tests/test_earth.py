@@ -28,7 +28,7 @@ WGS84 = pyproj.CRS.from_epsg(4326)
 
 def wgs84_lonlat(ds, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Geodetic WGS84 lon/lat of pixel coordinates (GDAL convention), straight from pyproj."""
-    x, y = ds.transform * (cols, rows)
+    x, y = ds.transform @ (cols, rows)
     lon, lat = pyproj.Transformer.from_crs(ds.crs.to_wkt(), WGS84, always_xy=True).transform(x, y)
     return np.asarray(lon), np.asarray(lat)
 
@@ -76,7 +76,7 @@ def test_earth_on_another_datum_is_shifted_to_wgs84(tmp_path: Path) -> None:
         cols, rows = valid_pixel_centres(ds)
         lon, lat = wgs84_lonlat(ds, cols, rows)
         nad27 = pyproj.Transformer.from_crs(ds.crs.to_wkt(), "EPSG:4267", always_xy=True)
-        lon27, lat27 = nad27.transform(*(ds.transform * (cols, rows)))
+        lon27, lat27 = nad27.transform(*(ds.transform @ (cols, rows)))
     shift = pyproj.Geod(ellps="WGS84").inv(lon27, lat27, lon, lat)[2]
     assert np.median(shift) > 5.0   # the datum shift PROJ applies is real here, so the test can tell
     assert fp.iau_code == "EPSG:4326"

@@ -404,7 +404,7 @@ def _edge_lonlat(crs: pyproj.CRS, transform: Affine, width: int, height: int, pe
     t = np.linspace(0.0, 1.0, per_side, endpoint=False)
     cols = np.concatenate([t * width, np.full_like(t, width), (1 - t) * width, np.zeros_like(t)])
     rows = np.concatenate([np.zeros_like(t), t * height, np.full_like(t, height), (1 - t) * height])
-    x, y = transform * (cols, rows)
+    x, y = transform @ (cols, rows)
     lon, lat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(x, y)
     return np.column_stack([lon, lat])
 
