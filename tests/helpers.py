@@ -1,4 +1,4 @@
-"""Small helpers shared by tests: process inspection and config builders."""
+"""Small helpers shared by tests: process inspection, config builders, catalogue writes."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,8 @@ from pathlib import Path
 
 import cloudpickle
 import psutil
+
+from autocnet_jobs.catalogue.store import open_store
 
 from . import faults
 
@@ -91,3 +93,15 @@ def html_tables(page: str) -> dict[str, list[list[tuple[str, str]]]]:
     parser = _Tables()
     parser.feed(page)
     return parser.tables
+
+
+def write_batches(url: str, *batches: list[dict]) -> None:
+    """Write records to the catalogue at ``url`` as the writer does, one transaction per batch (a later batch's
+    overlap pairs with an earlier one come from the spatial index, incrementally)."""
+    store = open_store(url)
+    store.connect()
+    try:
+        for records in batches:
+            store.write(records, [])
+    finally:
+        store.close()

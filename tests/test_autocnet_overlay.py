@@ -15,8 +15,8 @@ from shapely.geometry import box
 
 from autocnet_jobs import cli
 from autocnet_jobs.catalogue.overlay import overlay
-from autocnet_jobs.catalogue.store import open_store
 
+from .helpers import write_batches
 from .services import libpq_url
 from .test_overlap_views import _record, path, write_catalogue
 
@@ -90,12 +90,7 @@ def test_a_re_export_keeps_unchanged_faces_and_those_autocnet_points_reference(p
     sql(pg, "CREATE TABLE acn.points (id SERIAL PRIMARY KEY, overlapid INTEGER REFERENCES acn.overlay (id))")
     sql(pg, "INSERT INTO acn.points (overlapid) VALUES (%s), (%s)", face["ab"], face["bc"])
     # A new image k inside the a-b face: that face changes (a hole, and a face of a, b and k inside it).
-    store = open_store(pg)
-    store.connect()
-    try:
-        store.write([_record("k", "Mars", box(16, 12, 18, 14))], [])
-    finally:
-        store.close()
+    write_batches(pg, [_record("k", "Mars", box(16, 12, 18, 14))])
     export(capsys, pg, "acn")
     export(capsys, pg, "acn_plain")
     after = rows(pg, "acn")

@@ -19,10 +19,11 @@ import shapely
 
 from autocnet_jobs import config, queries
 from autocnet_jobs.catalogue import schema as models
-from autocnet_jobs.extractors.pipeline import process_image
 from autocnet_jobs.catalogue.store import open_store
+from autocnet_jobs.extractors.pipeline import process_image
 
 from .conftest import link_images, sample
+from .helpers import write_batches
 from .services import libpq_url
 from .test_earth import valid_pixel_centres, wgs84_lonlat
 
@@ -71,10 +72,7 @@ def test_version_3_earth_rows_are_upgraded_to_wgs84(backend: str, request, tmp_p
     settings = config.job_settings(config.load())
     earth = process_image(str(images / "RGB.byte.tif"), settings)
     vesta = process_image(str(images / "dawnEqui1.cub"), settings)
-    store = open_store(url)
-    store.connect()
-    store.write([earth, vesta], [])
-    store.close()
+    write_batches(url, [earth, vesta])
     wgs84 = shapely.from_wkb(bytes.fromhex(earth["footprint_wkb"]))
     old = planetocentric(wgs84)
     _make_version_3(url, earth, old)

@@ -8,10 +8,10 @@ import pytest
 import rasterio
 from sqlalchemy import create_engine, text
 
-from autocnet_jobs.catalogue.store import open_store
 from autocnet_jobs.extractors.cameras import camera_model, with_isd_text
 from tests.camera_data import CAMERA_DIR
 from tests.faults import strip_record
+from tests.helpers import write_batches
 
 CTX = CAMERA_DIR / "ctxTestImage.cub"
 
@@ -43,12 +43,7 @@ def test_an_isd_sent_as_text_is_stored_as_the_isd(backend, tmp_path, request):
         p.write_bytes(b"")
     records = [dict(strip_record(str(p), {}), camera=camera) for p in paths]
     records[1] = with_isd_text(records[1])
-    store = open_store(url)
-    store.connect()
-    try:
-        store.write(records, [])
-    finally:
-        store.close()
+    write_batches(url, records)
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT i.path, c.isd FROM cameras c JOIN images i ON i.id = c.image_id "

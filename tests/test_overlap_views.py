@@ -23,12 +23,11 @@ import shapely
 from PIL import Image
 from shapely.geometry import MultiPolygon, box
 
-from autocnet_jobs.catalogue.store import open_store
 from autocnet_jobs.views.overlap_view import EDGE_COLOUR, LONELY_COLOUR, edge_segments, half_edges, overlap_summary
 from autocnet_jobs.views.plot import plot_footprints, save_map
 from autocnet_jobs.views.report import render_report, write_report
 
-from .helpers import html_tables
+from .helpers import html_tables, write_batches
 
 MARS, MOON = "IAU_2015:49900", "IAU_2015:30100"
 FOOTPRINTS = {
@@ -64,12 +63,7 @@ def _record(k: str, body: str, fp) -> dict:
 
 
 def write_catalogue(url: str) -> str:
-    store = open_store(url)
-    store.connect()
-    try:
-        store.write([_record(k, body, fp) for k, (body, fp) in FOOTPRINTS.items()], [])
-    finally:
-        store.close()
+    write_batches(url, [_record(k, body, fp) for k, (body, fp) in FOOTPRINTS.items()])
     return url
 
 
@@ -135,12 +129,7 @@ def test_report_and_map_without_an_overlaps_table(sqlite_url, tmp_path):
 
 def test_report_when_every_image_has_a_partner(tmp_path):
     url = f"sqlite:///{tmp_path / 'tied.db'}"
-    store = open_store(url)
-    store.connect()
-    try:
-        store.write([_record(k, *FOOTPRINTS[k]) for k in "abc"], [])
-    finally:
-        store.close()
+    write_batches(url, [_record(k, *FOOTPRINTS[k]) for k in "abc"])
     page = render_report(url)
     assert "Images with no partner (0)" in page and "Every image with a footprint overlaps another" in page
     assert html_tables(page)["overlaps"][1][-1][0] == "0"

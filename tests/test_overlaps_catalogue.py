@@ -20,6 +20,7 @@ import shapely
 from autocnet_jobs.catalogue import overlap_queries
 from autocnet_jobs.catalogue.store import open_store
 
+from .helpers import write_batches
 from .test_overlap_geometry import AREA_RTOL, MARS, _tolerance, bounding_cap, laea_truth, synthetic_mars
 
 MARS_CODE = "IAU_2015:49900"
@@ -59,12 +60,9 @@ def test_pairs_written_with_the_images_match_the_brute_force(backend, truth, req
     fps, expected = truth
     url = (f"sqlite:///{tmp_path / 'cat.db'}" if backend == "sqlite" else request.getfixturevalue("fresh_pg_db"))
     ids = sorted(fps)
-    store = open_store(url)
-    store.connect()
     half = len(ids) // 2
-    store.write([_record(i, fps[i]) for i in ids[:half]], [])       # the second batch's pairs with the first
-    store.write([_record(i, fps[i]) for i in ids[half:]], [])       # come from the spatial index, incrementally
-    store.close()
+    write_batches(url, [_record(i, fps[i]) for i in ids[:half]],    # the second batch's pairs with the first
+                  [_record(i, fps[i]) for i in ids[half:]])         # come from the spatial index, incrementally
     got = _pairs(url)
     assert set(got) == set(expected), (sorted(set(got) - set(expected))[:5], sorted(set(expected) - set(got))[:5])
     assert len(expected) >= 300
@@ -74,10 +72,7 @@ def test_pairs_written_with_the_images_match_the_brute_force(backend, truth, req
 
     # a re-extraction that lost image 0's footprint: its pairs go, nothing else changes; one that gives image 1
     # image 2's footprint: image 1's pairs become image 2's (and the two overlap wholly)
-    store = open_store(url)
-    store.connect()
-    store.write([_record(0, None), _record(1, fps[2])], [])
-    store.close()
+    write_batches(url, [_record(0, None), _record(1, fps[2])])
     moved = _pairs(url)
     path0, path1, path2 = (_record(i, None)["path"] for i in (0, 1, 2))
     assert not any(path0 in key for key in moved)

@@ -22,9 +22,9 @@ from autocnet_jobs.catalogue import overlap_queries
 from autocnet_jobs.catalogue import overlay as overlay_module
 from autocnet_jobs.catalogue.overlay import MIN_AREA, overlay
 from autocnet_jobs.catalogue.queries import connect
-from autocnet_jobs.catalogue.store import open_store
 
 from .autocnet_sql import COMPUTE_OVERLAPS_SQL
+from .helpers import write_batches
 from .test_overlap_geometry import circle, orbit_strip
 
 MARS, MOON = "IAU_2015:49900", "IAU_2015:30100"
@@ -45,12 +45,7 @@ def _record(name: str, fp, iau_code: str = MARS, body: str = "Mars", **extra) ->
 
 
 def _write(url: str, records: list[dict]) -> dict[str, int]:
-    store = open_store(url)
-    store.connect()
-    try:
-        store.write(records, [])
-    finally:
-        store.close()
+    write_batches(url, records)
     return {n: d["id"] for n, d in overlap_queries.overlap_graph(url).nodes(data=True)}
 
 
