@@ -37,6 +37,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from autocnet_jobs.catalogue import overlap_geometry as og
 from autocnet_jobs.extractors.antimeridian import clean, normalise, ring_region
+from autocnet_jobs.extractors.camera.geometry import angle_deg, ellipsoid_normal, lonlat_to_ecef, spheroid_radius
 from tests.conftest import DATA_DIR
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
@@ -512,19 +513,28 @@ def test_centre_of_overlaps_across_the_antimeridian_and_over_a_pole():
 
 
 def test_convergence_and_incidence_angles():
-    g = og.ground_point(0.0, 0.0, MARS)
+    """The vector math of a pair's angles (catalogue.pair_angles) and of an image's (extractors.acquisition)."""
+    a, b = MARS
+
+    def ground_point(lon: float, lat: float) -> np.ndarray:       # planetocentric, on the spheroid
+        return lonlat_to_ecef(lon, lat, spheroid_radius(lat, a, b))[0]
+
+    def incidence(source, g, radii=(a, a, b)):
+        return angle_deg(ellipsoid_normal(g, radii), source - g)
+
+    g = ground_point(0.0, 0.0)
     assert g == pytest.approx([MARS[0], 0, 0])
-    assert og.ground_point(0.0, 90.0, MARS) == pytest.approx([0, 0, MARS[1]], abs=1e-6)
+    assert ground_point(0.0, 90.0) == pytest.approx([0, 0, MARS[1]], abs=1e-6)
     up = g * 1.1
     tilt = g + np.array([0.1 * MARS[0], 0.1 * MARS[0] * math.tan(math.radians(20)), 0])
-    assert og.convergence_angle(up, tilt, g) == pytest.approx(20)
-    assert og.convergence_angle(up, up, g) == pytest.approx(0, abs=1e-9)
-    assert og.incidence(up, g, MARS) == pytest.approx(0, abs=1e-9)
-    assert og.incidence(tilt, g, MARS) == pytest.approx(20)
+    assert angle_deg(up - g, tilt - g) == pytest.approx(20)                 # convergence of two views of g
+    assert angle_deg(up - g, up - g) == pytest.approx(0, abs=1e-9)
+    assert incidence(up, g) == pytest.approx(0, abs=1e-9)
+    assert incidence(tilt, g) == pytest.approx(20)
     # at 45 deg planetocentric latitude the ellipsoid's normal is tilted from the radius
-    g45 = og.ground_point(0.0, 45.0, MARS)
+    g45 = ground_point(0.0, 45.0)
     tilt_deg = 45.0 - og.geodetic_latitude(np.array(45.0), MARS)
-    assert og.incidence(g45 * 2, g45, MARS) == pytest.approx(abs(tilt_deg), rel=1e-6)
-    assert og.incidence(g45 * 2, g45) == pytest.approx(0, abs=1e-9)
-    many = og.convergence_angle(np.stack([up, tilt]), np.stack([tilt, tilt]), np.stack([g, g]))
+    assert incidence(g45 * 2, g45) == pytest.approx(abs(tilt_deg), rel=1e-6)
+    assert incidence(g45 * 2, g45, (1.0, 1.0, 1.0)) == pytest.approx(0, abs=1e-9)    # a sphere's: radial
+    many = angle_deg(np.stack([up, tilt]) - g, np.stack([tilt, tilt]) - g)
     assert many == pytest.approx([20, 0], abs=1e-9)

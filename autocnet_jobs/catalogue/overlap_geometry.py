@@ -25,10 +25,6 @@ of the densified rings to ~1e-6 (bench/bench_overlaps.py checks a sample).
 **Candidates.** Pairs to intersect come from an STRtree over bounding boxes (never all pairs). A footprint
 split at +-180 spans the whole longitude range in a single box; :func:`part_bounds` gives one box per part
 (ids repeated), and :func:`candidate_pairs` / :func:`candidates_for` drop the duplicate pairs that makes.
-
-**Viewing geometry** (issue 26 item 5): :func:`convergence_angle` between two views of a ground point and
-:func:`incidence` of a ray (to the Sun, or to the sensor for emission) on the ellipsoid there, in degrees
-(:mod:`.viewing_geometry`, re-exported here).
 """
 from __future__ import annotations
 
@@ -39,8 +35,6 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
-
-from .viewing_geometry import convergence_angle, ground_point, incidence, surface_normal  # noqa: F401 (re-exported)
 
 DENSIFY_DEG = 0.25        # longest lon/lat edge of a ring turned into vectors (centre_lonlat)
 SEGMENT_DEG = 2.0         # longest lon/lat edge integrated by one Gauss rule (areas_m2)
@@ -355,7 +349,7 @@ def candidates_for(new_bounds: np.ndarray, tree_of_existing: BoundsTree,
         yield from _unique_pairs(codes, np.minimum(cq, ct), np.maximum(cq, ct))
 
 
-# --- centre and viewing geometry -----------------------------------------------------------------------------
+# --- centre --------------------------------------------------------------------------------------------------
 
 def _unit(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     lon, lat = np.radians(lon), np.radians(lat)

@@ -24,6 +24,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import shapely
 
+from ..extractors.camera.geometry import angle_deg, ellipsoid_normal
 from ..extractors.camera.ground import CSM_OFFSET, GroundModel
 from . import overlap_geometry as og
 
@@ -45,11 +46,11 @@ class Views:
 
     def incidence(self) -> np.ndarray:
         """(N,) degrees between the surface normal and the Sun; NaN where unseen or no Sun."""
-        return angle(self.normal, self.sun - self.ground)
+        return angle_deg(self.normal, self.sun - self.ground)
 
     def emission(self) -> np.ndarray:
         """(N,) degrees between the surface normal and the sensor; NaN where unseen."""
-        return angle(self.normal, self.sensor - self.ground)
+        return angle_deg(self.normal, self.sensor - self.ground)
 
 
 @dataclass(frozen=True)
@@ -63,22 +64,10 @@ class PairAngles:
 NONE = PairAngles(None, None, None, None)
 
 
-def angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Degrees between vectors (..., 3), by atan2 of |u x v| and u . v (exact near 0 and 180); NaN in, NaN out."""
-    return np.degrees(np.arctan2(np.linalg.norm(np.cross(u, v), axis=-1), np.einsum("...i,...i->...", u, v)))
-
-
 def centric_latitude(lat, a: float, c: float) -> np.ndarray:
     """Planetocentric latitude (degrees) of geodetic ``lat`` on the spheroid (a, c) (Earth's footprints)."""
     g = np.radians(np.asarray(lat, float))
     return np.degrees(np.arctan2(c * c * np.sin(g), a * a * np.cos(g)))
-
-
-def surface_normal(model: GroundModel, points: np.ndarray) -> np.ndarray:
-    """Outward unit normals of the model's ellipsoid (triaxial where the ISD gives the middle radius)."""
-    a, b, c = model.triaxial if model.triaxial is not None else (model.a, model.a, model.c)
-    n = points / np.array([a * a, b * b, c * c])
-    return n / np.linalg.norm(n, axis=-1, keepdims=True)
 
 
 def views(model: GroundModel, lon, lat, planetocentric: bool = True) -> Views:
@@ -89,7 +78,8 @@ def views(model: GroundModel, lon, lat, planetocentric: bool = True) -> Views:
     if not planetocentric:
         lat = centric_latitude(lat, model.a, model.c)
     ground = model.surface_points(lon, lat)
-    normal = surface_normal(model, ground)
+    # the model's ellipsoid: triaxial where the ISD gives the middle radius
+    normal = ellipsoid_normal(ground, model.triaxial if model.triaxial is not None else (model.a, model.a, model.c))
     cl, cs = model.model.ground_to_image(ground)               # the model's own (CSM) image coordinates
     line, sample = cl - CSM_OFFSET - model.line_offset, cs - CSM_OFFSET
     lines, samples = model.size()
@@ -112,7 +102,7 @@ def views(model: GroundModel, lon, lat, planetocentric: bool = True) -> Views:
 def combine(va: Views, vb: Views) -> list[PairAngles]:
     """Per point, the pair's angles from two cameras' views of the same lon/lat (a's ground point is the
     vertex of the convergence; the two models' ellipsoids differ by far less than the angles' precision)."""
-    conv = angle(va.sensor - va.ground, vb.sensor - va.ground)
+    conv = angle_deg(va.sensor - va.ground, vb.sensor - va.ground)
     inc_a, inc_b = va.incidence(), vb.incidence()
     return [PairAngles(_value(c), _value(abs(ia - ib)), _value(ia), _value(ib))
             for c, ia, ib in zip(conv.tolist(), inc_a.tolist(), inc_b.tolist())]

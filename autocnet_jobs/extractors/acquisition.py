@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .camera.geometry import angle_deg, ellipsoid_normal
 from .cameras import is_sensor, sensor_for
 from .labels import UNREAD, Block, label_of, pds3_keyword
 from .record import ACQUISITION_KEYS, VIEWING_KEYS
@@ -199,11 +200,6 @@ def isis_serial_number(label: Block) -> str | None:
     return "/".join(parts)
 
 
-def _angle(u: np.ndarray, v: np.ndarray) -> float:
-    """Degrees between two vectors (atan2 of cross and dot: accurate at 0 and 180 too)."""
-    return float(np.degrees(np.arctan2(np.linalg.norm(np.cross(u, v)), np.dot(u, v))))
-
-
 def viewing_geometry(camera: dict | None) -> dict[str, float | None]:
     """Incidence, emission and phase angles (degrees) at the image centre of a framing or line-scan camera.
 
@@ -224,11 +220,10 @@ def viewing_geometry(camera: dict | None) -> dict[str, float | None]:
     if not np.isfinite(ground).all():
         return none
     sun = sensor.sun_position(line, sample)[0]
-    a, c = sensor.a, sensor.c
-    normal = ground / np.array([a * a, a * a, c * c])
+    normal = ellipsoid_normal(ground, (sensor.a, sensor.a, sensor.c))
     to_sun, to_craft = sun - ground, origin[0] - ground
-    return {"incidence": _angle(normal, to_sun), "emission": _angle(normal, to_craft),
-            "phase": _angle(to_sun, to_craft)}
+    return {"incidence": float(angle_deg(normal, to_sun)), "emission": float(angle_deg(normal, to_craft)),
+            "phase": float(angle_deg(to_sun, to_craft))}
 
 
 def resolution(camera: dict | None) -> float | None:

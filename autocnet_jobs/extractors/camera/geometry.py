@@ -175,3 +175,15 @@ def lonlat_to_ecef(lon_deg, lat_deg, radius) -> np.ndarray:
     r = np.asarray(radius, float)
     return np.column_stack(np.broadcast_arrays(r * np.cos(lat) * np.cos(lon), r * np.cos(lat) * np.sin(lon),
                                                r * np.sin(lat)))
+
+
+def angle_deg(u, v) -> np.ndarray:
+    """Degrees between vectors (..., 3), by atan2 of |u x v| and u . v (exact near 0 and 180 too); NaN in, NaN out."""
+    u, v = np.asarray(u, float), np.asarray(v, float)
+    return np.degrees(np.arctan2(np.linalg.norm(np.cross(u, v), axis=-1), np.einsum("...i,...i->...", u, v)))
+
+
+def ellipsoid_normal(points, radii) -> np.ndarray:
+    """Outward unit normals (..., 3) at points on the ellipsoid of semi-axes ``radii`` (a, b, c)."""
+    n = np.asarray(points, float) / np.square(np.asarray(radii, float))
+    return n / np.linalg.norm(n, axis=-1, keepdims=True)
