@@ -75,7 +75,8 @@ class OverlapWriter:
         rows: list[dict] = []
         for (srid, iau_code), group in groups.items():
             rows += self._pairs(srid, iau_code, group, first_only)
-        add_pair_angles(self.conn, rows)      # convergence_deg, incidence_diff_deg where both have a camera
+        # convergence_deg, incidence_diff_deg where both have a camera
+        add_pair_angles(self.conn, rows, {srid: body_radii(code)[1] for srid, code in groups})
         if rows:
             self._insert_overlaps(rows)
         return len(rows)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Mapping
 
 import shapely
 from sqlalchemy import bindparam, text
@@ -26,12 +26,12 @@ log = logging.getLogger(__name__)
 # this much ISD JSON in all (a model takes 2-6 times its ISD's JSON in memory: 0.3 MB for usgscsm's ctxLineScan).
 MODEL_CACHE = 256
 MODEL_CACHE_ISD_BYTES = 32_000_000
-EARTH_SRID = 4326            # Earth's footprints are geodetic (DESIGN.md); every other body's planetocentric
 
 
-def add_pair_angles(conn, rows: list[dict[str, Any]]) -> None:
+def add_pair_angles(conn, rows: list[dict[str, Any]], planetocentric: Mapping[int, bool]) -> None:
     """Set ``convergence_deg`` and ``incidence_diff_deg`` of each pair row (keys a, b, srid, geom as WKB), in
-    place: values where both images have a camera that sees the overlap's centre, else None."""
+    place: values where both images have a camera that sees the overlap's centre, else None. ``planetocentric``:
+    per SRID, whether its latitudes are planetocentric (Earth's are geodetic)."""
     for row in rows:
         row["convergence_deg"] = row["incidence_diff_deg"] = None
     if not rows:
@@ -47,7 +47,7 @@ def add_pair_angles(conn, rows: list[dict[str, Any]]) -> None:
     models = _models(conn, [with_camera[i] for i in sorted({i for row in todo for i in (row["a"], row["b"])})])
     try:
         lon, lat = pa.centres(shapely.from_wkb([row["geom"] for row in todo]))
-        pairs = [(row["a"], row["b"], x, y, row["srid"] != EARTH_SRID)
+        pairs = [(row["a"], row["b"], x, y, planetocentric[row["srid"]])
                  for row, x, y in zip(todo, lon.tolist(), lat.tolist())]
         found = pa.pairs_angles(models, pairs)
     except Exception:              # noqa: BLE001 - the angles are extra: never the reason a batch is not committed
