@@ -12,6 +12,7 @@ from typing import Any
 import shapely
 from sqlalchemy import text
 
+from .exports.files import replaced_when_written
 from .queries import connect, is_postgis
 
 PAIR_COLUMNS = ("path_a", "path_b", "body", "area_m2", "fraction_a", "fraction_b", "convergence_deg",
@@ -115,12 +116,9 @@ def adjacency(url: str, **kw) -> dict[str, list[str]]:
 def write_pairs(url: str, out: str, **kw) -> int:
     """The pairs as CSV (PAIR_COLUMNS, one row per pair) or GeoJSON (the intersections, same properties), by
     ``out``'s extension; written to a temp name and renamed. Returns the number of pairs."""
-    import os
-
     geojson = out.lower().endswith((".geojson", ".json"))
     rows = overlaps(url, with_geometry=geojson, **kw)
-    tmp = f"{out}.tmp"
-    with open(tmp, "w", newline="") as f:
+    with replaced_when_written(out) as f:
         if geojson:
             features = [{"type": "Feature", "properties": {k: r[k] for k in PAIR_COLUMNS},
                          "geometry": shapely.geometry.mapping(r["geometry"]) if r["geometry"] is not None else None}
@@ -130,5 +128,4 @@ def write_pairs(url: str, out: str, **kw) -> int:
             writer = csv.DictWriter(f, fieldnames=PAIR_COLUMNS)
             writer.writeheader()
             writer.writerows({k: r[k] for k in PAIR_COLUMNS} for r in rows)
-    os.replace(tmp, out)
     return len(rows)

@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 from sqlalchemy import bindparam, text
 
+from .exports.files import replaced_when_written
 from .queries import connect, intersecting, is_postgis
 
 # AutoCNet's threshold: ST_Area(ST_Intersection(face, image)) > 0.000001, square degrees.
@@ -139,11 +140,9 @@ def write_overlay(url: str, out: str, **selection: Any) -> int:
     extension; written to a temp name and renamed. Returns the number of faces."""
     import csv
     import json
-    import os
 
     faces = overlay(url, **selection)
-    tmp = f"{out}.tmp"
-    with open(tmp, "w", newline="") as f:
+    with replaced_when_written(out) as f:
         if out.lower().endswith((".geojson", ".json")):
             features = [{"type": "Feature", "geometry": shapely.geometry.mapping(face["geom"]),
                          "properties": {k: face[k] for k in ("intersections", "paths", "body", "area")}}
@@ -154,5 +153,4 @@ def write_overlay(url: str, out: str, **selection: Any) -> int:
             writer.writerow(["intersections", "geom"])
             writer.writerows(["{" + ",".join(map(str, face["intersections"])) + "}", face["geom"].wkt]
                              for face in faces)
-    os.replace(tmp, out)
     return len(faces)

@@ -12,6 +12,7 @@ from .options import UsageError, _acquisition_filters, _config
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ..catalogue import queries
+    from ..catalogue.exports.files import replaced_when_written
 
     fmt = args.format or ("gpkg" if (args.out or "").lower().endswith(".gpkg") else "geojson")
     url = _config(args)["database"]["url"]
@@ -53,10 +54,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     doc = json.dumps(queries.to_geojson(rows), default=str)
     if args.out:
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
+        with replaced_when_written(args.out) as f:
             f.write(doc)
-        os.replace(tmp, args.out)
         print(f"{len(rows)} images written to {args.out}")
     else:
         print(doc)

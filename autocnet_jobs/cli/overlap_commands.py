@@ -145,15 +145,14 @@ def _export_overlay(url: str, out: str | None, body: str | None, filters: dict, 
 
 def _export_adjacency(url: str, out: str | None, body: str | None) -> int:
     from ..catalogue import overlap_queries, queries
+    from ..catalogue.exports.files import replaced_when_written
 
     if not out or not out.lower().endswith(".json"):
         raise UsageError("--format adjacency needs --out FILE.json (image path -> overlapping paths, as "
                          "AutoCNet's CandidateGraph.from_adjacency reads it)")
     queries.require_catalogue(url)
     adjacency = overlap_queries.adjacency(url, body=body)
-    tmp = f"{out}.tmp"
-    with open(tmp, "w") as f:
+    with replaced_when_written(out) as f:
         json.dump(adjacency, f, indent=1)
-    os.replace(tmp, out)
     print(f"{len(adjacency)} images and their overlapping images written to {out}")
     return 0
